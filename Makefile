@@ -1,0 +1,61 @@
+# Loyalty Guardian — `make run` to try it, `make test` to check it.
+PYTHON ?= python3
+PORT ?= 5000
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .stamps
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test install assets migrate lint format browser bench clean
+
+run: install assets migrate ## Set up what is missing, offer demo data, serve on 127.0.0.1:$(PORT)
+	@echo "Serving on http://127.0.0.1:$(PORT)"
+	@$(BIN)/flask --app app run --host 127.0.0.1 --port $(PORT)
+
+test: install assets browser ## Lint, then the whole suite (SQLite, and PostgreSQL when TEST_DATABASE_URL is set)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+install: $(STAMPS)/python $(STAMPS)/node
+
+$(STAMPS)/python: pyproject.toml
+	@mkdir -p $(STAMPS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(STAMPS)/node: package.json package-lock.json
+	@mkdir -p $(STAMPS)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+assets: $(STAMPS)/node ## Build the CSS and copy htmx into static/
+	@npm run --silent build >/dev/null
+
+migrate: install ## Apply database migrations
+	@$(BIN)/flask --app app db upgrade
+
+browser: ## Real-browser tests need Debian's Chromium
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Chromium for the browser tests..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Chromium is missing: install it (sudo apt-get install -y chromium) or set CHROMIUM=/path/to/chromium"; exit 1; \
+	  fi; }
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install ## Benchmark on PostgreSQL (QUICK=1 for a small smoke run)
+	$(BIN)/python -m bench $(if $(QUICK),--quick)
+
+clean:
+	rm -rf $(VENV) node_modules static/dist static/vendor $(STAMPS)

@@ -1,0 +1,1 @@
+"""Business rules of Loyalty Guardian as plain Python: no Flask, no database."""

@@ -1,0 +1,1 @@
+"""flask-wtf forms, one module per area."""

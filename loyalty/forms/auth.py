@@ -1,0 +1,82 @@
+"""Sign-up, log-in and password forms."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+
+# NIST SP 800-63B: at least 8 characters, allow long pass-phrases.
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 256
+
+
+def strip(value: str | None) -> str | None:
+    """Ignore spaces around typed values."""
+    return value.strip() if isinstance(value, str) else value
+
+
+class SignupForm(FlaskForm):
+    """Create an account."""
+
+    email = EmailField(
+        "Work e-mail",
+        filters=[strip],
+        validators=[DataRequired("Enter your e-mail address."), Email("Enter a valid e-mail.")],
+    )
+    company_name = StringField(
+        "Company (optional)", filters=[strip], validators=[Optional(), Length(max=200)]
+    )
+    password = PasswordField(
+        "Password",
+        validators=[
+            DataRequired("Choose a password."),
+            Length(
+                min=PASSWORD_MIN_LENGTH,
+                max=PASSWORD_MAX_LENGTH,
+                message=f"Use at least {PASSWORD_MIN_LENGTH} characters.",
+            ),
+        ],
+    )
+    confirm = PasswordField(
+        "Repeat password",
+        validators=[
+            DataRequired("Repeat the password."),
+            EqualTo("password", "The two passwords differ."),
+        ],
+    )
+
+
+class LoginForm(FlaskForm):
+    """Sign in to an existing account."""
+
+    email = EmailField(
+        "E-mail", filters=[strip], validators=[DataRequired("Enter your e-mail address.")]
+    )
+    password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
+
+
+class ChangePasswordForm(FlaskForm):
+    """Change the password; other browsers are signed out."""
+
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password.")]
+    )
+    new_password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired("Choose a new password."),
+            Length(
+                min=PASSWORD_MIN_LENGTH,
+                max=PASSWORD_MAX_LENGTH,
+                message=f"Use at least {PASSWORD_MIN_LENGTH} characters.",
+            ),
+        ],
+    )
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[
+            DataRequired("Repeat the new password."),
+            EqualTo("new_password", "The two passwords differ."),
+        ],
+    )

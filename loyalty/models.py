@@ -1,0 +1,292 @@
+"""The tables, as SQLAlchemy mapped classes (names follow the spec, in snake_case)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
+
+from loyalty.types import JSONType, UTCDateTime, utcnow
+
+# Stable constraint names, so migrations can refer to them on both databases.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Base of every mapped class."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Timestamps:
+    """createdAt and updatedAt, kept by the ORM."""
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class AccountOwned:
+    """Rows that belong to one account: every ORM query is limited to it (see db.py)."""
+
+    @declared_attr
+    def user_id(cls) -> Mapped[uuid.UUID]:
+        return mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+
+
+def _user_fk() -> Mapped[uuid.UUID]:
+    return mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+
+class User(UserMixin, Timestamps, Base):
+    """An account: the customer-success manager who signs in, and the tenant."""
+
+    __tablename__ = "users"
+
+    # Set when loaded for a request: the browser-session token flask-login keeps in the cookie.
+    browser_token = None
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password: Mapped[str] = mapped_column(String(255))
+    company_name: Mapped[str] = mapped_column(String(200), default="")
+    # Signs survey embeds made by the account's own backend (HMAC).
+    embed_secret: Mapped[str] = mapped_column(String(64))
+
+    def get_id(self) -> str | None:
+        """What the session cookie remembers: the browser session, not the account id."""
+        return self.browser_token
+
+
+class UserSession(Base):
+    """A signed-in browser: deleting the row logs that browser out, cookie or not."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie token
+    user_id: Mapped[uuid.UUID] = _user_fk()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class ApiToken(AccountOwned, Base):
+    """A bearer token for programs using the JSON API; only its hash is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = _user_fk()
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Customer(AccountOwned, Timestamps, Base):
+    """A customer of the account's business, whose churn risk we watch."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("user_id", "external_customer_id", name="uq_customers_user_external_id"),
+        # The customer table sorts and pages by each of these within one account.
+        Index("ix_customers_user_risk", "user_id", "churn_risk_score", "id"),
+        Index("ix_customers_user_name", "user_id", "name", "id"),
+        Index("ix_customers_user_email", "user_id", "email", "id"),
+        Index("ix_customers_user_signup", "user_id", "signup_date", "id"),
+        Index("ix_customers_user_last_engagement", "user_id", "last_engagement_date", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    external_customer_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    signup_date: Mapped[datetime] = mapped_column(UTCDateTime)
+    churn_risk_score: Mapped[float | None] = mapped_column(Float)
+    # The reasons behind the score: [{"code", "points", "reason", "action"}, ...]
+    churn_risk_factors: Mapped[list | None] = mapped_column(JSONType)
+    churn_scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_engagement_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Bumped on every edit, so a stale form or API update is refused instead of overwriting.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    tags: Mapped[list[CustomerTag]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="CustomerTag.tag"
+    )
+
+
+class CustomerTag(AccountOwned, Base):
+    """A free-form label on a customer ("vip", "trial"), usable in filters and criteria."""
+
+    __tablename__ = "customer_tags"
+    __table_args__ = (Index("ix_customer_tags_user_tag", "user_id", "tag"),)
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+
+
+class CustomerSegment(AccountOwned, Timestamps, Base):
+    """A named group of customers, by criteria (automatic) or by hand (manual)."""
+
+    __tablename__ = "customer_segments"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_customer_segments_user_name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = _user_fk()
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    criteria: Mapped[dict | None] = mapped_column(JSONType)
+    is_automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    members_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CustomerSegmentMembership(Base):
+    """A customer in a segment; adding the same pair twice is harmless."""
+
+    __tablename__ = "customer_segment_memberships"
+    __table_args__ = (
+        Index("ix_memberships_segment_customer", "customer_segment_id", "customer_id"),
+    )
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    customer_segment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customer_segments.id", ondelete="CASCADE"), primary_key=True
+    )
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FeedbackSurvey(AccountOwned, Timestamps, Base):
+    """A survey (NPS, satisfaction or free text) the account sends to customers."""
+
+    __tablename__ = "feedback_surveys"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = _user_fk()
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(20), default="nps")
+    question: Mapped[str] = mapped_column(String(500), default="")
+
+
+class SurveyInvitation(AccountOwned, Base):
+    """A personal survey link sent to one customer; the outbox lists these."""
+
+    __tablename__ = "survey_invitations"
+    __table_args__ = (Index("ix_survey_invitations_survey", "feedback_survey_id", "sent_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = _user_fk()
+    feedback_survey_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("feedback_surveys.id", ondelete="CASCADE")
+    )
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    email_to: Mapped[str] = mapped_column(String(254))
+    email_subject: Mapped[str] = mapped_column(String(300))
+    email_body: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SurveyResponse(AccountOwned, Base):
+    """One customer's answer to a survey."""
+
+    __tablename__ = "survey_responses"
+    __table_args__ = (
+        Index("ix_survey_responses_survey_submitted", "feedback_survey_id", "submitted_at"),
+        Index("ix_survey_responses_customer_submitted", "customer_id", "submitted_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = _user_fk()
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    feedback_survey_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("feedback_surveys.id", ondelete="CASCADE")
+    )
+    invitation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("survey_invitations.id", ondelete="SET NULL"), unique=True
+    )
+    response: Mapped[dict] = mapped_column(JSONType)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EngagementEvent(AccountOwned, Base):
+    """Something a customer did or that happened to them (login, support ticket, ...)."""
+
+    __tablename__ = "engagement_history"
+    __table_args__ = (
+        Index("ix_engagement_history_customer_date", "customer_id", "event_date"),
+        Index("ix_engagement_history_user_date", "user_id", "event_date"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(50))
+    event_date: Mapped[datetime] = mapped_column(UTCDateTime)
+    details: Mapped[dict] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdempotencyKey(AccountOwned, Base):
+    """A remembered API answer, so a retried request with the same key is not applied twice."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ScoreSnapshot(AccountOwned, Base):
+    """One day's customer count and average churn risk, for trends on the dashboard."""
+
+    __tablename__ = "score_snapshots"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    customer_count: Mapped[int] = mapped_column(Integer)
+    average_score: Mapped[float | None] = mapped_column(Float)
+    high_risk_count: Mapped[int] = mapped_column(Integer, default=0)

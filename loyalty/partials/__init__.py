@@ -1,0 +1,81 @@
+"""Page-or-fragment rendering that every view uses.
+
+A URL answers with its whole page, or, when htmx asks for it, with just the named block
+of that same page template (jinja2-fragments). History restores and boosted requests
+always get the whole page, and `Vary` tells caches the two answers differ.
+"""
+
+from __future__ import annotations
+
+from flask import Response, flash, get_flashed_messages, make_response, redirect, request
+from flask import render_template as render_page
+from jinja2_fragments.flask import render_block, render_blocks
+
+HTMX_VARY = ("HX-Request", "HX-History-Restore-Request", "HX-Boosted", "HX-Target")
+
+
+def is_htmx() -> bool:
+    """True when the request was made by htmx (an in-page swap, not a navigation)."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def wants_fragment() -> bool:
+    """True when a fragment may answer: htmx asked, and not to restore history."""
+    return (
+        is_htmx()
+        and request.headers.get("HX-History-Restore-Request") != "true"
+        and request.headers.get("HX-Boosted") != "true"
+    )
+
+
+def notify(message: str, kind: str = "success") -> None:
+    """Queue a toast: shown out-of-band on a fragment, or on the next whole page."""
+    flash(message, kind)
+
+
+def render(
+    template: str,
+    block: str | None = None,
+    *,
+    status: int = 200,
+    oob: tuple[str, ...] = (),
+    **context,
+) -> Response:
+    """Render the whole page, or `block` (plus any `oob` blocks and toasts) for htmx."""
+    if block is not None and wants_fragment():
+        if oob:
+            html = render_blocks(template, [block, *oob], **context)
+        else:
+            html = render_block(template, block, **context)
+        html += render_block("_toasts.html", "oob_toasts", messages=_pending_toasts())
+    else:
+        html = render_page(template, **context)
+    response = make_response(html, status)
+    response.vary.update(HTMX_VARY)
+    return response
+
+
+def form_errors(template: str, block: str, **context) -> Response:
+    """A form with its field errors: a 422 so htmx swaps it in and clients see the failure."""
+    return render(template, block, status=422, **context)
+
+
+def redirect_to(url: str) -> Response:
+    """Go to `url` after a change: a real redirect, or HX-Redirect when htmx made the request."""
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, 303)
+
+
+def toasts_only(status: int = 200) -> Response:
+    """An answer that changes nothing on the page but shows the pending toasts."""
+    html = render_block("_toasts.html", "oob_toasts", messages=_pending_toasts())
+    response = make_response(html, status)
+    response.headers["HX-Reswap"] = "none"
+    return response
+
+
+def _pending_toasts() -> list[tuple[str, str]]:
+    return list(get_flashed_messages(with_categories=True))

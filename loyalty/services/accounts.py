@@ -1,0 +1,123 @@
+"""Accounts: sign-up, password checks, and the server-side record of signed-in browsers."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from loyalty.models import User, UserSession
+from loyalty.types import utcnow
+
+
+class EmailTaken(Exception):
+    """Sign-up with an e-mail that already has an account."""
+
+
+def password_hasher() -> PasswordHasher:
+    """argon2id with the parameters configured for this app (strong unless testing)."""
+    config = current_app.config
+    return PasswordHasher(
+        time_cost=config["ARGON2_TIME_COST"],
+        memory_cost=config["ARGON2_MEMORY_COST"],
+        parallelism=config["ARGON2_PARALLELISM"],
+    )
+
+
+def normalize_email(email: str) -> str:
+    """E-mail addresses compare case-insensitively and without surrounding spaces."""
+    return email.strip().lower()
+
+
+def create_account(session: Session, email: str, password: str, company_name: str = "") -> User:
+    """Create an account; raise EmailTaken if the address is already registered."""
+    user = User(
+        email=normalize_email(email),
+        password=password_hasher().hash(password),
+        company_name=company_name.strip(),
+        embed_secret=secrets.token_hex(32),
+    )
+    try:
+        with session.begin_nested():
+            session.add(user)
+    except IntegrityError as error:
+        raise EmailTaken(email) from error
+    return user
+
+
+# A hash of a password nobody has: unknown e-mails cost the same time as wrong passwords.
+_DUMMY_PASSWORD = secrets.token_urlsafe(16)
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The account for these credentials, or None; rehashes when parameters changed."""
+    hasher = password_hasher()
+    user = session.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None:
+        try:
+            hasher.verify(hasher.hash(_DUMMY_PASSWORD), password)
+        except VerificationError:
+            pass
+        return None
+    try:
+        hasher.verify(user.password, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if hasher.check_needs_rehash(user.password):
+        user.password = hasher.hash(password)
+    return user
+
+
+def change_password(session: Session, user: User, new_password: str, keep_session: str) -> None:
+    """Set a new password and sign out every other browser of this account."""
+    user.password = password_hasher().hash(new_password)
+    session.execute(
+        delete(UserSession).where(UserSession.user_id == user.id, UserSession.id != keep_session)
+    )
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_browser_session(session: Session, user: User, user_agent: str = "") -> str:
+    """Record a new signed-in browser; return the token its cookie will carry."""
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(id=_digest(token), user_id=user.id, user_agent=user_agent[:300]))
+    return token
+
+
+def find_browser_session(session: Session, token: str) -> UserSession | None:
+    """The live browser session for a cookie token, or None once it was ended."""
+    if not token:
+        return None
+    return session.get(UserSession, _digest(token))
+
+
+def end_browser_session(session: Session, token: str) -> None:
+    """Sign one browser out: its cookie, even replayed, no longer works."""
+    session.execute(delete(UserSession).where(UserSession.id == _digest(token)))
+
+
+def session_key(token: str) -> str:
+    """The stored key of a browser session token."""
+    return _digest(token)
+
+
+def account_by_id(session: Session, user_id: uuid.UUID) -> User | None:
+    """Load an account by id."""
+    return session.get(User, user_id)
+
+
+def touch(user_session: UserSession) -> None:
+    """Note that the browser was seen (at most once a minute, to spare writes)."""
+    now = utcnow()
+    if (now - user_session.last_seen_at).total_seconds() > 60:
+        user_session.last_seen_at = now

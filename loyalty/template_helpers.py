@@ -1,0 +1,68 @@
+"""Filters and globals shared by the templates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from flask import Flask, current_app, url_for
+
+from loyalty.types import utcnow
+
+
+def humanize_time(value: datetime | None, now: datetime | None = None) -> str:
+    """'just now', '5 minutes ago', '3 days ago', or a date for older moments."""
+    if value is None:
+        return "never"
+    now = now or utcnow()
+    seconds = (now - value).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    for limit, unit_seconds, unit in (
+        (60, 1, None),
+        (3600, 60, "minute"),
+        (86400, 3600, "hour"),
+        (86400 * 45, 86400, "day"),
+    ):
+        if seconds < limit:
+            if unit is None:
+                return "just now"
+            count = int(seconds // unit_seconds)
+            label = f"{count} {unit}{'s' if count != 1 else ''}"
+            return f"in {label}" if future else f"{label} ago"
+    return value.strftime("%-d %b %Y")
+
+
+def format_date(value: datetime | None) -> str:
+    """A date as people read it: 24 Nov 2026."""
+    return value.strftime("%-d %b %Y") if value else "—"
+
+
+def format_datetime(value: datetime | None) -> str:
+    """A moment in UTC: 24 Nov 2026, 14:05 UTC."""
+    return value.strftime("%-d %b %Y, %H:%M UTC") if value else "—"
+
+
+def iso(value: datetime | None) -> str:
+    """ISO 8601 with offset, for machine-readable attributes."""
+    return value.isoformat() if value else ""
+
+
+def asset_url(filename: str) -> str:
+    """A static file's URL with its modification time, so browsers fetch new builds."""
+    path = Path(current_app.static_folder or "") / filename
+    version = int(path.stat().st_mtime) if path.exists() else 0
+    return url_for("static", filename=filename, v=version)
+
+
+def init_app(app: Flask) -> None:
+    """Register the filters and globals."""
+    app.add_template_filter(humanize_time, "ago")
+    app.add_template_filter(format_date, "date")
+    app.add_template_filter(format_datetime, "datetime")
+    app.add_template_filter(iso, "iso")
+    app.add_template_global(asset_url)
+
+    @app.context_processor
+    def _navigation() -> dict:
+        return {"nav_endpoints": frozenset(app.view_functions)}

@@ -1,0 +1,117 @@
+"""Sign-up, log-in, log-out and the account page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from loyalty.extensions import db, limiter
+from loyalty.forms.auth import ChangePasswordForm, LoginForm, SignupForm
+from loyalty.partials import form_errors, notify, redirect_to, render
+from loyalty.security import safe_next_url
+from loyalty.services import accounts
+
+bp = Blueprint("auth", __name__)
+
+# Repeated failures from one address, or against one e-mail, are slowed to a stop.
+LOGIN_LIMIT = "10 per 5 minutes"
+SIGNUP_LIMIT = "20 per hour"
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code == 422
+
+
+def _submitted_email() -> str:
+    return "login-email:" + accounts.normalize_email(request.form.get("email", ""))[:254]
+
+
+def _sign_in(user) -> None:
+    """Start a fresh session for `user` (nothing from before log-in survives)."""
+    session.clear()
+    token = accounts.start_browser_session(db.session, user, request.headers.get("User-Agent", ""))
+    user.browser_token = token
+    login_user(user)
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(SIGNUP_LIMIT, methods=["POST"])
+def signup() -> Response:
+    """Create an account and sign in to it."""
+    if current_user.is_authenticated:
+        return redirect_to(url_for("dashboard.index"))
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.create_account(
+                db.session, form.email.data, form.password.data, form.company_name.data or ""
+            )
+        except accounts.EmailTaken:
+            form.email.errors.append("An account with this e-mail exists: log in instead.")
+        else:
+            _sign_in(user)
+            db.session.commit()
+            notify("Welcome to Loyalty Guardian! Start by adding or importing customers.")
+            return redirect_to(url_for("dashboard.index"))
+    if form.errors:
+        return form_errors("auth/signup.html", "auth_form", form=form)
+    return render("auth/signup.html", "auth_form", form=form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(LOGIN_LIMIT, methods=["POST"], deduct_when=_failed)
+@limiter.limit(LOGIN_LIMIT, methods=["POST"], deduct_when=_failed, key_func=_submitted_email)
+def login() -> Response:
+    """Sign in with e-mail and password."""
+    next_url = safe_next_url(request.values.get("next"))
+    if current_user.is_authenticated:
+        return redirect_to(next_url or url_for("dashboard.index"))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = accounts.authenticate(db.session, form.email.data, form.password.data)
+        if user is not None:
+            _sign_in(user)
+            db.session.commit()
+            return redirect_to(next_url or url_for("dashboard.index"))
+        # One message for unknown e-mail and wrong password: no account enumeration.
+        error = "That e-mail and password do not match an account."
+    if error or form.errors:
+        return form_errors("auth/login.html", "auth_form", form=form, error=error, next=next_url)
+    return render("auth/login.html", "auth_form", form=form, error=None, next=next_url)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """Sign out: the browser session ends on the server too."""
+    if current_user.is_authenticated and current_user.browser_token:
+        accounts.end_browser_session(db.session, current_user.browser_token)
+        db.session.commit()
+    logout_user()
+    session.clear()
+    notify("You are signed out.", "info")
+    return redirect_to(url_for("auth.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account() -> Response:
+    """The account page: password change (signs out other browsers)."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        if accounts.authenticate(db.session, user.email, form.current_password.data) is None:
+            form.current_password.errors.append("That is not your current password.")
+        else:
+            accounts.change_password(
+                db.session,
+                user,
+                form.new_password.data,
+                keep_session=accounts.session_key(user.browser_token),
+            )
+            db.session.commit()
+            notify("Password changed. Other browsers were signed out.")
+            return redirect_to(url_for("auth.account"))
+    if form.errors:
+        return form_errors("auth/account.html", "password_form", form=form)
+    return render("auth/account.html", "password_form", form=form)

@@ -1,0 +1,61 @@
+// Loyalty Guardian's own behaviour: small, progressive, no inline script needed.
+(function () {
+  "use strict";
+
+  var TOAST_MS = 6000;
+
+  function dismissLater(toast) {
+    if (toast.dataset.timer) return;
+    toast.dataset.timer = "1";
+    setTimeout(function () { toast.remove(); }, TOAST_MS);
+  }
+
+  function wireToasts(root) {
+    (root || document).querySelectorAll("[data-toast]").forEach(dismissLater);
+  }
+
+  document.addEventListener("click", function (event) {
+    var dismiss = event.target.closest("[data-dismiss]");
+    if (dismiss) {
+      var toast = dismiss.closest("[data-toast]");
+      if (toast) toast.remove();
+    }
+    // Close open <details> menus when clicking elsewhere.
+    document.querySelectorAll("details[data-menu][open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.removeAttribute("open");
+    });
+    // One-click copy: <button data-copy="text">.
+    var copy = event.target.closest("[data-copy]");
+    if (copy && navigator.clipboard) {
+      navigator.clipboard.writeText(copy.dataset.copy).then(function () {
+        var label = copy.textContent;
+        copy.textContent = "Copied";
+        setTimeout(function () { copy.textContent = label; }, 1500);
+      });
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") {
+      document.querySelectorAll("details[data-menu][open]").forEach(function (menu) {
+        menu.removeAttribute("open");
+      });
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { wireToasts(document); });
+  document.addEventListener("htmx:afterSettle", function () { wireToasts(document); });
+  document.addEventListener("htmx:oobAfterSwap", function () { wireToasts(document); });
+
+  // A request that failed outright (network down) gets a toast instead of silence.
+  document.addEventListener("htmx:sendError", function () {
+    var region = document.getElementById("toasts");
+    if (!region) return;
+    var toast = document.createElement("div");
+    toast.setAttribute("data-toast", "");
+    toast.className = "toast pointer-events-auto rounded-md border border-red-200 bg-red-50 px-4 py-3 text-sm text-red-800 shadow-md";
+    toast.textContent = "Could not reach the server. Check your connection and try again.";
+    region.appendChild(toast);
+    dismissLater(toast);
+  });
+})();

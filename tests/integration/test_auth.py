@@ -1,0 +1,193 @@
+"""Sign-up, log-in, log-out, sessions and passwords, as a browser sees them."""
+
+from __future__ import annotations
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from loyalty.extensions import db
+from loyalty.models import User, UserSession
+
+
+def test_signup_creates_account_and_lands_on_dashboard(client, auth):
+    response = auth.signup("new@example.com")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "Let's find out who needs you" in page.text
+    assert "new@example.com" in page.text
+
+
+def test_signup_with_taken_email_says_so(client, auth, user):
+    response = auth.signup("OWNER@example.com ")
+    assert response.status_code == 422
+    assert "An account with this e-mail exists" in response.text
+
+
+def test_signup_validates_fields(client):
+    response = client.post(
+        "/signup", data={"email": "not-an-email", "password": "short", "confirm": "other"}
+    )
+    assert response.status_code == 422
+    assert "Enter a valid e-mail." in response.text
+    assert "Use at least 8 characters." in response.text
+    assert "The two passwords differ." in response.text
+    assert 'aria-invalid="true"' in response.text
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(client, auth, user):
+    wrong_password = auth.login(password="wrong password!")
+    unknown_email = auth.login(email="nobody@example.com")
+    assert wrong_password.status_code == unknown_email.status_code == 422
+    message = "That e-mail and password do not match an account."
+    assert message in wrong_password.text
+    assert message in unknown_email.text
+
+
+def test_pages_require_login(client):
+    response = client.get("/")
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/login?next=/")
+
+
+def test_htmx_request_with_expired_session_redirects_whole_page(client):
+    response = client.get(
+        "/", headers={"HX-Request": "true", "HX-Current-URL": "http://localhost/customers?q=a"}
+    )
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"].startswith("/login?next=/customers")
+    assert response.text == ""
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "http:/evil.example",
+        "https:evil.example",
+    ],
+)
+def test_login_ignores_next_urls_that_leave_the_site(client, auth, user, target):
+    response = client.post(
+        f"/login?next={target}",
+        data={"email": "owner@example.com", "password": "correct horse battery"},
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
+
+
+def test_login_follows_a_relative_next(client, user):
+    response = client.post(
+        "/login?next=/account",
+        data={"email": "owner@example.com", "password": "correct horse battery"},
+    )
+    assert response.headers["Location"] == "/account"
+
+
+def test_session_is_cleared_at_login(client, auth, user):
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+    auth.login()
+    with client.session_transaction() as session:
+        assert "planted" not in session
+        assert "_user_id" in session
+
+
+def test_logout_makes_a_replayed_cookie_useless(app, signed_in, auth):
+    cookie = signed_in.get_cookie("session").value
+    auth.logout()
+    replay = app.test_client()
+    replay.set_cookie("session", cookie)
+    response = replay.get("/")
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_changing_password_signs_out_other_browsers(app, signed_in, user):
+    other = app.test_client()
+    other.post("/login", data={"email": "owner@example.com", "password": "correct horse battery"})
+    assert other.get("/").status_code == 200
+
+    response = signed_in.post(
+        "/account",
+        data={
+            "current_password": "correct horse battery",
+            "new_password": "a brand new secret",
+            "confirm": "a brand new secret",
+        },
+    )
+    assert response.status_code == 303
+    assert signed_in.get("/").status_code == 200
+    assert other.get("/").status_code == 303
+
+
+def test_change_password_checks_current_password(signed_in):
+    response = signed_in.post(
+        "/account",
+        data={"current_password": "nope", "new_password": "abcdefghij", "confirm": "abcdefghij"},
+    )
+    assert response.status_code == 422
+    assert "That is not your current password." in response.text
+
+
+def test_passwords_are_stored_as_argon2id(app, auth):
+    auth.signup("hash@example.com", "a secret phrase")
+    with app.app_context():
+        stored = db.session.scalar(select(User.password).where(User.email == "hash@example.com"))
+    assert stored.startswith("$argon2id$")
+    assert "a secret phrase" not in stored
+
+
+def test_login_rehashes_when_parameters_change(make_app):
+    weak = make_app()
+    with weak.app_context():
+        from tests.factories import make_user
+
+        make_user(db.session, "rehash@example.com", "a secret phrase")
+        db.session.commit()
+    stronger = make_app(ARGON2_TIME_COST=2)
+    client = stronger.test_client()
+    response = client.post(
+        "/login", data={"email": "rehash@example.com", "password": "a secret phrase"}
+    )
+    assert response.status_code == 303
+    with stronger.app_context():
+        stored = db.session.scalar(select(User.password).where(User.email == "rehash@example.com"))
+    assert (
+        PasswordHasher(time_cost=2, memory_cost=8, parallelism=1).check_needs_rehash(stored)
+        is False
+    )
+    assert "t=2" in stored
+
+
+def test_login_is_rate_limited_after_repeated_failures(client, auth, user):
+    for _ in range(10):
+        assert auth.login(password="wrong password!").status_code == 422
+    blocked = auth.login()
+    assert blocked.status_code == 429
+    assert "Too many attempts" in blocked.text
+    assert blocked.headers["Retry-After"]
+
+
+def test_successful_logins_do_not_use_up_the_limit(client, auth, user):
+    for _ in range(12):
+        assert auth.login().status_code == 303
+        auth.logout()
+
+
+def test_logout_needs_post(signed_in):
+    assert signed_in.get("/logout").status_code == 405
+    assert signed_in.get("/").status_code == 200
+
+
+def test_each_login_records_one_browser_session(app, client, auth, user):
+    auth.login()
+    with app.app_context():
+        sessions = db.session.scalars(select(UserSession)).all()
+    assert len(sessions) == 1
+    assert sessions[0].user_id == user.id
