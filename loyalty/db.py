@@ -6,8 +6,8 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, current_app, g
-from sqlalchemy import Connection, Engine, create_engine, event
+from flask import Flask, abort, current_app, g
+from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker, with_loader_criteria
 
 from loyalty.models import AccountOwned
@@ -97,6 +97,14 @@ def _begin_sqlite(connection: Connection) -> None:
     # pysqlite's own transaction handling is turned off above, so BEGIN is ours to send;
     # that makes SAVEPOINTs (used by tests and nested writes) behave.
     connection.exec_driver_sql("BEGIN")
+
+
+def get_or_404(model: type, ident: uuid.UUID):
+    """Load one of the signed-in account's rows by id; anything else (or nothing) is a 404."""
+    found = db.session.scalar(select(model).where(model.id == ident))
+    if found is None:
+        abort(404)
+    return found
 
 
 def scope_session_to_account(session: Session, account_id: uuid.UUID | None) -> None:

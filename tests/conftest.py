@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,10 +28,21 @@ TEST_CONFIG = {
 }
 
 
+def pytest_sessionstart(session):
+    if os.environ.get("REQUIRE_POSTGRES") and "postgresql" not in backends():
+        pytest.exit("REQUIRE_POSTGRES is set but TEST_DATABASE_URL is not: refusing to skip it", 2)
+
+
 @pytest.fixture(scope="session", params=backends())
-def database_url(request, tmp_path_factory) -> Iterator[str]:
-    """A migrated scratch database per backend; every test that uses it runs on each."""
-    with scratch_database(request.param, tmp_path_factory.mktemp("db")) as url:
+def backend(request) -> str:
+    """The database kind under test: every test that uses the database runs on each."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def database_url(backend, tmp_path_factory) -> Iterator[str]:
+    """A migrated scratch database of the backend under test."""
+    with scratch_database(backend, tmp_path_factory.mktemp("db")) as url:
         yield url
 
 

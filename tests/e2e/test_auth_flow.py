@@ -1,0 +1,60 @@
+"""Sign up, log out, log in, in a real browser with CSRF on."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import PASSWORD, sign_up
+
+
+def test_newcomer_signs_up_logs_out_and_logs_back_in(page):
+    email = sign_up(page)
+    expect(page.get_by_text("Let's find out who needs you")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("Welcome to Loyalty Guardian")
+
+    page.get_by_label("Account menu").click()
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("You are signed out.")
+
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login\?next=/$"))
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+
+def test_wrong_password_shows_an_error_in_place(page):
+    email = sign_up(page)
+    page.context.clear_cookies()
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "That e-mail and password do not match an account."
+    )
+    expect(page).to_have_url(re.compile(r"/login$"))
+
+
+def test_signup_form_shows_field_errors(page):
+    page.goto("/signup")
+    page.get_by_label("Work e-mail").fill("someone@example.com")
+    page.get_by_label("Password", exact=True).fill("short")
+    page.get_by_label("Repeat password").fill("different")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_text("Use at least 8 characters.")).to_be_visible()
+    expect(page.get_by_text("The two passwords differ.")).to_be_visible()
+    expect(page.get_by_label("Password", exact=True)).to_have_attribute("aria-invalid", "true")
+
+
+def test_pages_load_without_console_errors_or_csp_violations(page):
+    messages: list[str] = []
+    page.on("console", lambda message: message.type == "error" and messages.append(message.text))
+    sign_up(page)
+    page.goto("/account")
+    expect(page.get_by_role("heading", name="Account settings")).to_be_visible()
+    assert messages == []
