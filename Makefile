@@ -28,7 +28,9 @@ $(STAMPS)/python: pyproject.toml
 
 $(STAMPS)/node: package.json package-lock.json
 	@mkdir -p $(STAMPS)
-	npm ci --no-audit --no-fund --loglevel=error
+	@# npm ci refuses this lockfile (it leaves out other platforms' optional Tailwind binaries);
+	@# install --no-save still takes the locked versions and never rewrites the lockfile.
+	npm install --no-save --no-audit --no-fund --loglevel=error
 	@touch $@
 
 assets: $(STAMPS)/node ## Build the CSS and copy htmx into static/
