@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask, current_app, url_for
 
+from loyalty.domain.bands import risk_band
 from loyalty.types import utcnow
 
 
@@ -62,6 +63,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(format_datetime, "datetime")
     app.add_template_filter(iso, "iso")
     app.add_template_global(asset_url)
+    app.add_template_filter(risk_band, "risk_band")
 
     @app.context_processor
     def _navigation() -> dict:

@@ -35,6 +35,25 @@
     }
   });
 
+  // "Select all on this page" in the customer table.
+  document.addEventListener("change", function (event) {
+    var all = event.target.closest("[data-select-all]");
+    if (!all) return;
+    var table = all.closest("table");
+    table.querySelectorAll("tbody input[name=ids]").forEach(function (box) {
+      box.checked = all.checked;
+    });
+  });
+
+  // Upload progress: <progress data-upload-progress> inside a form posting a file with htmx.
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    var form = event.target.closest("form");
+    var bar = form && form.querySelector("[data-upload-progress]");
+    if (!bar || !event.detail.lengthComputable) return;
+    bar.hidden = false;
+    bar.value = Math.round((event.detail.loaded / event.detail.total) * 100);
+  });
+
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") {
       document.querySelectorAll("details[data-menu][open]").forEach(function (menu) {

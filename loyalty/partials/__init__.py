@@ -55,6 +55,17 @@ def render(
     return response
 
 
+def fragment(template: str, page_url: str, *, status: int = 200, **context) -> Response:
+    """A piece that only htmx asks for (a table row); a browser landing here goes to `page_url`."""
+    if not wants_fragment():
+        return redirect_to(page_url)
+    html = render_page(template, **context)
+    html += render_block("_toasts.html", "oob_toasts", messages=_pending_toasts())
+    response = make_response(html, status)
+    response.vary.update(HTMX_VARY)
+    return response
+
+
 def form_errors(template: str, block: str, **context) -> Response:
     """A form with its field errors: a 422 so htmx swaps it in and clients see the failure."""
     return render(template, block, status=422, **context)

@@ -80,6 +80,7 @@ def page(browser, live_server) -> Iterator[Page]:
     """A fresh browser profile (no cookies) for each test."""
     context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
     page = context.new_page()
+    page.set_default_timeout(10_000)
     yield page
     context.close()
 

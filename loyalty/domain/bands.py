@@ -1,0 +1,31 @@
+"""Churn-risk bands: the thresholds that colour badges, filter the table and group analytics."""
+
+from __future__ import annotations
+
+# (band, lowest score in it, first score above it). Below 40 a customer needs nothing special;
+# from 70 the signals usually add up to someone already on the way out, worth a call this week.
+RISK_BANDS: tuple[tuple[str, int, int | None], ...] = (
+    ("low", 0, 40),
+    ("medium", 40, 70),
+    ("high", 70, None),
+)
+
+BAND_LABELS = {"low": "Low risk", "medium": "Medium risk", "high": "High risk"}
+
+
+def band_bounds(band: str) -> tuple[int, int | None]:
+    """The score range of a band: (low inclusive, high exclusive or None for no limit)."""
+    for name, low, high in RISK_BANDS:
+        if name == band:
+            return low, high
+    raise ValueError(f"unknown risk band {band!r}")
+
+
+def risk_band(score: float | None) -> str | None:
+    """'low', 'medium' or 'high' for a score from 0 to 100; None when there is no score."""
+    if score is None:
+        return None
+    for name, low, high in RISK_BANDS:
+        if score >= low and (high is None or score < high):
+            return name
+    return RISK_BANDS[0][0]

@@ -1,0 +1,238 @@
+"""Writing validated customer records in bulk: COPY + one upsert on PostgreSQL, batches on SQLite.
+
+Rows are matched on (account, externalCustomerId): a new id inserts, a known one updates,
+and an unchanged row is left alone, so importing the same file twice changes nothing.
+The caller owns the transaction: nothing is visible until it commits, and an error (or a
+killed process) before that leaves the account as it was.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from typing import Protocol
+
+from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from loyalty.models import Customer, CustomerTag
+from loyalty.types import utcnow
+
+BATCH_SIZE = 1000
+
+
+class CustomerRow(Protocol):
+    """A validated customer record (see loyalty/domain/importing.py)."""
+
+    external_customer_id: str
+    name: str
+    email: str
+    signup_date: datetime | None
+    tags: tuple[str, ...] | None
+
+
+@dataclass
+class ImportCounts:
+    """What an import did."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def total(self) -> int:
+        """Rows written or confirmed."""
+        return self.created + self.updated + self.unchanged
+
+
+def _batches(rows: Iterable[CustomerRow], size: int = BATCH_SIZE) -> Iterator[list[CustomerRow]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def upsert_customers(
+    session: Session, account_id: uuid.UUID, rows: Iterable[CustomerRow], set_tags: bool
+) -> ImportCounts:
+    """Insert or update the account's customers from `rows` (streamed; memory stays flat)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _upsert_postgresql(session, account_id, rows, set_tags)
+    return _upsert_batched(session, account_id, rows, set_tags)
+
+
+_PG_STAGE = """
+CREATE TEMP TABLE IF NOT EXISTS customer_import_stage (
+    external_customer_id text NOT NULL,
+    name text NOT NULL,
+    email text NOT NULL,
+    signup_date timestamptz,
+    tags text
+) ON COMMIT DROP
+"""
+
+_PG_UPDATE = """
+UPDATE customers c
+   SET name = s.name,
+       email = s.email,
+       signup_date = COALESCE(s.signup_date, c.signup_date),
+       version = c.version + 1,
+       updated_at = :now
+  FROM customer_import_stage s
+ WHERE c.user_id = :account AND c.external_customer_id = s.external_customer_id
+   AND (c.name, c.email, c.signup_date)
+       IS DISTINCT FROM (s.name, s.email, COALESCE(s.signup_date, c.signup_date))
+"""
+
+# ON CONFLICT keeps two overlapping imports from creating the same customer twice.
+_PG_INSERT = """
+INSERT INTO customers (id, user_id, external_customer_id, name, email, signup_date,
+                       version, created_at, updated_at)
+SELECT gen_random_uuid(), :account, s.external_customer_id, s.name, s.email,
+       COALESCE(s.signup_date, :now), 1, :now, :now
+  FROM customer_import_stage s
+ WHERE NOT EXISTS (SELECT 1 FROM customers c
+                    WHERE c.user_id = :account AND c.external_customer_id = s.external_customer_id)
+ON CONFLICT (user_id, external_customer_id) DO NOTHING
+"""
+
+_PG_TAGS = """
+WITH wanted AS (
+    SELECT c.id AS customer_id, t.tag
+    FROM customer_import_stage s
+    JOIN customers c ON c.user_id = :account AND c.external_customer_id = s.external_customer_id
+    CROSS JOIN LATERAL unnest(string_to_array(s.tags, ',')) AS t(tag)
+    WHERE s.tags <> ''
+), removed AS (
+    DELETE FROM customer_tags ct
+    USING customer_import_stage s, customers c
+    WHERE c.user_id = :account AND c.external_customer_id = s.external_customer_id
+      AND ct.customer_id = c.id
+      AND NOT EXISTS (SELECT 1 FROM wanted w
+                       WHERE w.customer_id = ct.customer_id AND w.tag = ct.tag)
+)
+INSERT INTO customer_tags (customer_id, tag, user_id)
+SELECT customer_id, tag, :account FROM wanted
+ON CONFLICT DO NOTHING
+"""
+
+
+def _upsert_postgresql(
+    session: Session, account_id: uuid.UUID, rows: Iterable[CustomerRow], set_tags: bool
+) -> ImportCounts:
+    connection = session.connection()
+    connection.execute(text(_PG_STAGE))
+    connection.execute(text("TRUNCATE customer_import_stage"))
+    staged = 0
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy(
+        "COPY customer_import_stage (external_customer_id, name, email, signup_date, tags) "
+        "FROM STDIN"
+    ) as copy:
+        for row in rows:
+            tags = ",".join(row.tags) if row.tags else ""
+            copy.write_row((row.external_customer_id, row.name, row.email, row.signup_date, tags))
+            staged += 1
+    if not staged:
+        return ImportCounts()
+    # A missing signup date keeps the stored one; a new customer without one gets "now".
+    params = {"account": account_id, "now": utcnow()}
+    updated = connection.execute(text(_PG_UPDATE), params).rowcount
+    created = connection.execute(text(_PG_INSERT), params).rowcount
+    if set_tags:
+        connection.execute(text(_PG_TAGS), {"account": account_id})
+    connection.execute(text("TRUNCATE customer_import_stage"))
+    session.expire_all()
+    return ImportCounts(created=created, updated=updated, unchanged=staged - created - updated)
+
+
+def _upsert_batched(
+    session: Session, account_id: uuid.UUID, rows: Iterable[CustomerRow], set_tags: bool
+) -> ImportCounts:
+    counts = ImportCounts()
+    now = utcnow()
+    for batch in _batches(rows):
+        existing = {
+            external_id: (cid, name, email, signup)
+            for cid, external_id, name, email, signup in session.execute(
+                select(
+                    Customer.id,
+                    Customer.external_customer_id,
+                    Customer.name,
+                    Customer.email,
+                    Customer.signup_date,
+                ).where(
+                    Customer.user_id == account_id,
+                    Customer.external_customer_id.in_([r.external_customer_id for r in batch]),
+                )
+            )
+        }
+        inserts, ids_by_external = [], {}
+        for row in batch:
+            found = existing.get(row.external_customer_id)
+            if found is None:
+                new_id = uuid.uuid4()
+                ids_by_external[row.external_customer_id] = new_id
+                inserts.append(
+                    {
+                        "id": new_id,
+                        "user_id": account_id,
+                        "external_customer_id": row.external_customer_id,
+                        "name": row.name,
+                        "email": row.email,
+                        "signup_date": row.signup_date or now,
+                        "version": 1,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                continue
+            cid, name, email, signup = found
+            ids_by_external[row.external_customer_id] = cid
+            new_signup = row.signup_date or signup
+            if (name, email, signup) == (row.name, row.email, new_signup):
+                counts.unchanged += 1
+                continue
+            session.execute(
+                update(Customer)
+                .where(Customer.id == cid)
+                .values(
+                    name=row.name,
+                    email=row.email,
+                    signup_date=new_signup,
+                    version=Customer.version + 1,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            counts.updated += 1
+        if inserts:
+            session.execute(insert(Customer), inserts)
+            counts.created += len(inserts)
+        if set_tags:
+            _replace_tags(session, account_id, batch, ids_by_external)
+    session.expire_all()
+    return counts
+
+
+def _replace_tags(
+    session: Session,
+    account_id: uuid.UUID,
+    batch: list[CustomerRow],
+    ids_by_external: dict[str, uuid.UUID],
+) -> None:
+    ids = list(ids_by_external.values())
+    session.execute(
+        delete(CustomerTag)
+        .where(CustomerTag.customer_id.in_(ids))
+        .execution_options(synchronize_session=False)
+    )
+    rows = [
+        {"customer_id": ids_by_external[r.external_customer_id], "tag": tag, "user_id": account_id}
+        for r in batch
+        for tag in dict.fromkeys(r.tags or ())
+    ]
+    if rows:
+        session.execute(insert(CustomerTag), rows)

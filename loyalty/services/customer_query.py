@@ -1,0 +1,222 @@
+"""One query builder for every list of customers: filters, sort, keyset pages, capped count.
+
+The customer table, a segment's member list, exports and the API all read customers
+through `CustomerQuery`, so they agree on what a filter means.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import Select, and_, exists, false, func, or_, select, tuple_
+from sqlalchemy.orm import Session, selectinload
+
+from loyalty.domain.bands import band_bounds
+from loyalty.models import Customer, CustomerSegmentMembership, CustomerTag
+
+# Column name in URLs -> the column it sorts by.
+SORTABLE = {
+    "name": Customer.name,
+    "email": Customer.email,
+    "external_id": Customer.external_customer_id,
+    "signup": Customer.signup_date,
+    "last_engagement": Customer.last_engagement_date,
+    "risk": Customer.churn_risk_score,
+}
+DEFAULT_SORT = "risk"
+DEFAULT_DIRECTION = "desc"
+PAGE_SIZES = (25, 50, 100, 200)
+DEFAULT_PAGE_SIZE = 50
+# Counting every match of a broad filter over 100,000 rows costs more than it tells:
+# beyond this many the page says "more than 10,000".
+COUNT_CAP = 10_000
+
+Direction = Literal["asc", "desc"]
+
+
+@dataclass(frozen=True)
+class CustomerFilters:
+    """What narrows a list of customers; every field is optional."""
+
+    text: str = ""
+    band: str = ""
+    segment_id: uuid.UUID | None = None
+    tag: str = ""
+    signup_from: datetime | None = None
+    signup_to: datetime | None = None
+    engaged_from: datetime | None = None
+    engaged_to: datetime | None = None
+    never_engaged: bool = False
+
+    @property
+    def active(self) -> bool:
+        """True when any filter is set."""
+        return self != CustomerFilters()
+
+
+@dataclass(frozen=True)
+class CustomerQuery:
+    """A view of the customer list: filters, sort, page size and the page's position."""
+
+    filters: CustomerFilters = field(default_factory=CustomerFilters)
+    sort: str = DEFAULT_SORT
+    direction: Direction = DEFAULT_DIRECTION
+    page_size: int = DEFAULT_PAGE_SIZE
+    after: str = ""
+    before: str = ""
+
+    def first_page(self) -> CustomerQuery:
+        """The same view from its first page."""
+        return replace(self, after="", before="")
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    """One page of customers and how to reach its neighbours."""
+
+    customers: list[Customer]
+    next_cursor: str
+    previous_cursor: str
+    total: int
+    total_capped: bool
+
+
+def filtered(statement: Select, filters: CustomerFilters) -> Select:
+    """Add the filters to a select over Customer (account scoping is added by the session)."""
+    conditions = []
+    text = filters.text.strip()
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(
+            or_(
+                Customer.name.ilike(pattern, escape="\\"),
+                Customer.email.ilike(pattern, escape="\\"),
+                Customer.external_customer_id.ilike(pattern, escape="\\"),
+            )
+        )
+    if filters.band:
+        low, high = band_bounds(filters.band)
+        conditions.append(Customer.churn_risk_score >= low)
+        if high is not None:
+            conditions.append(Customer.churn_risk_score < high)
+    if filters.segment_id is not None:
+        conditions.append(
+            exists().where(
+                CustomerSegmentMembership.customer_id == Customer.id,
+                CustomerSegmentMembership.customer_segment_id == filters.segment_id,
+            )
+        )
+    if filters.tag:
+        conditions.append(
+            exists().where(CustomerTag.customer_id == Customer.id, CustomerTag.tag == filters.tag)
+        )
+    if filters.signup_from:
+        conditions.append(Customer.signup_date >= filters.signup_from)
+    if filters.signup_to:
+        conditions.append(Customer.signup_date <= filters.signup_to)
+    if filters.never_engaged:
+        conditions.append(Customer.last_engagement_date.is_(None))
+    if filters.engaged_from:
+        conditions.append(Customer.last_engagement_date >= filters.engaged_from)
+    if filters.engaged_to:
+        conditions.append(Customer.last_engagement_date <= filters.engaged_to)
+    return statement.where(*conditions) if conditions else statement
+
+
+def _encode_cursor(customer: Customer, sort: str) -> str:
+    value = getattr(customer, SORTABLE[sort].key)
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = json.dumps([value, str(customer.id)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: str) -> tuple[object, uuid.UUID] | None:
+    """The (sort value, id) a cursor points at, or None for a cursor that makes no sense."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value, ident = json.loads(raw)
+        ident = uuid.UUID(ident)
+        if value is not None and sort in ("signup", "last_engagement"):
+            value = datetime.fromisoformat(value)
+        elif value is not None and sort == "risk":
+            value = float(value)
+        elif value is not None and not isinstance(value, str):
+            return None
+    except (ValueError, TypeError):
+        return None
+    return value, ident
+
+
+def _beyond(sort: str, ascending: bool, value: object, ident: uuid.UUID):
+    """Rows that come after (value, ident) in this order (NULLs last ascending, first descending).
+
+    That NULL placement is PostgreSQL's own for an index read forwards or backwards, so
+    the (user_id, column, id) indexes serve every page, and SQLite is told to do the same.
+    """
+    column = SORTABLE[sort]
+    if value is None:
+        if ascending:
+            return and_(column.is_(None), Customer.id > ident)
+        return or_(column.is_not(None), and_(column.is_(None), Customer.id < ident))
+    if ascending:
+        return or_(tuple_(column, Customer.id) > tuple_(value, ident), column.is_(None))
+    return tuple_(column, Customer.id) < tuple_(value, ident)
+
+
+def _ordered(statement: Select, sort: str, ascending: bool) -> Select:
+    column = SORTABLE[sort]
+    if ascending:
+        return statement.order_by(column.asc().nulls_last(), Customer.id.asc())
+    return statement.order_by(column.desc().nulls_first(), Customer.id.desc())
+
+
+def count_matches(session: Session, filters: CustomerFilters, cap: int = COUNT_CAP) -> int:
+    """How many customers match, counting no further than `cap` + 1."""
+    limited = filtered(select(Customer.id), filters).limit(cap + 1).subquery()
+    return session.scalar(select(func.count()).select_from(limited)) or 0
+
+
+def customer_page(session: Session, query: CustomerQuery) -> CustomerPage:
+    """One page of the list, found by keyset (fast at any depth), with a capped count."""
+    sort = query.sort if query.sort in SORTABLE else DEFAULT_SORT
+    ascending = query.direction == "asc"
+    statement = filtered(select(Customer).options(selectinload(Customer.tags)), query.filters)
+
+    backwards = bool(query.before) and not query.after
+    cursor = _decode_cursor(query.before if backwards else query.after, sort)
+    if query.after or query.before:
+        if cursor is None:
+            statement = statement.where(false())
+        else:
+            # Going back: walk the opposite order from the cursor, then flip the page.
+            statement = statement.where(_beyond(sort, ascending != backwards, *cursor))
+    statement = _ordered(statement, sort, ascending != backwards).limit(query.page_size + 1)
+    rows = list(session.scalars(statement))
+
+    has_more = len(rows) > query.page_size
+    rows = rows[: query.page_size]
+    if backwards:
+        rows.reverse()
+    at_start = not (query.after or query.before) or (backwards and not has_more)
+    at_end = not has_more and not backwards
+
+    total = count_matches(session, query.filters)
+    return CustomerPage(
+        customers=rows,
+        next_cursor="" if at_end or not rows else _encode_cursor(rows[-1], sort),
+        previous_cursor="" if at_start or not rows else _encode_cursor(rows[0], sort),
+        total=min(total, COUNT_CAP),
+        total_capped=total > COUNT_CAP,
+    )
+
+
+def all_matching(session: Session, filters: CustomerFilters, sort: str, direction: Direction):
+    """Every matching customer in order, streamed in batches (for exports)."""
+    statement = _ordered(filtered(select(Customer), filters), sort, direction == "asc")
+    return session.scalars(statement.execution_options(yield_per=1000))

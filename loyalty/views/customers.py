@@ -1,0 +1,347 @@
+"""The customer table, the customer page, forms, inline edits and bulk actions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from flask import Blueprint, Response, abort, current_app, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
+
+from loyalty.db import get_or_404
+from loyalty.domain.bands import RISK_BANDS
+from loyalty.extensions import db
+from loyalty.forms.customers import CustomerForm
+from loyalty.models import Customer, CustomerSegment
+from loyalty.partials import form_errors, fragment, notify, redirect_to, render
+from loyalty.services import customers as customer_service
+from loyalty.services.customer_query import (
+    DEFAULT_DIRECTION,
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_SORT,
+    PAGE_SIZES,
+    SORTABLE,
+    CustomerFilters,
+    CustomerQuery,
+    customer_page,
+)
+
+bp = Blueprint("customers", __name__, url_prefix="/customers")
+
+
+@bp.before_request
+@login_required
+def _signed_in() -> None:
+    """Every customer page needs a signed-in account."""
+
+
+def _date(value: str | None, end_of_day: bool = False) -> datetime | None:
+    try:
+        day = date.fromisoformat(value or "")
+    except ValueError:
+        return None
+    moment = datetime.combine(day, time(0), tzinfo=UTC)
+    return moment + timedelta(days=1, microseconds=-1) if end_of_day else moment
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value or "")
+    except ValueError:
+        return None
+
+
+def parse_list_query(args: MultiDict) -> CustomerQuery:
+    """Read the table's view from URL parameters; values that make no sense are ignored."""
+    bands = {band for band, _low, _high in RISK_BANDS}
+    try:
+        size = int(args.get("size", DEFAULT_PAGE_SIZE))
+    except ValueError:
+        size = DEFAULT_PAGE_SIZE
+    sort = args.get("sort", DEFAULT_SORT)
+    direction = args.get("dir", DEFAULT_DIRECTION)
+    filters = CustomerFilters(
+        text=args.get("q", "").strip()[:200],
+        band=args.get("band", "") if args.get("band") in bands else "",
+        segment_id=_uuid(args.get("segment")),
+        tag=args.get("tag", "").strip().lower()[:40],
+        signup_from=_date(args.get("signup_from")),
+        signup_to=_date(args.get("signup_to"), end_of_day=True),
+        engaged_from=_date(args.get("engaged_from")),
+        engaged_to=_date(args.get("engaged_to"), end_of_day=True),
+        never_engaged=args.get("never") == "1",
+    )
+    return CustomerQuery(
+        filters=filters,
+        sort=sort if sort in SORTABLE else DEFAULT_SORT,
+        direction="asc" if direction == "asc" else "desc",
+        page_size=size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE,
+        after=args.get("after", "")[:500],
+        before=args.get("before", "")[:500],
+    )
+
+
+def query_params(query: CustomerQuery, **changes) -> dict[str, str]:
+    """The URL parameters of a view (only the ones that differ from the defaults)."""
+    f = query.filters
+    params = {
+        "q": f.text,
+        "band": f.band,
+        "segment": str(f.segment_id) if f.segment_id else "",
+        "tag": f.tag,
+        "signup_from": f.signup_from.date().isoformat() if f.signup_from else "",
+        "signup_to": f.signup_to.date().isoformat() if f.signup_to else "",
+        "engaged_from": f.engaged_from.date().isoformat() if f.engaged_from else "",
+        "engaged_to": f.engaged_to.date().isoformat() if f.engaged_to else "",
+        "never": "1" if f.never_engaged else "",
+        "sort": query.sort if query.sort != DEFAULT_SORT else "",
+        "dir": query.direction if query.direction != DEFAULT_DIRECTION else "",
+        "size": str(query.page_size) if query.page_size != DEFAULT_PAGE_SIZE else "",
+        "after": query.after,
+        "before": query.before,
+    }
+    params.update({k: str(v) for k, v in changes.items()})
+    return {k: v for k, v in params.items() if v}
+
+
+def table_context(query: CustomerQuery, base_endpoint: str = "customers.index", **url_values):
+    """Everything the customer table block needs, for /customers and a segment's members."""
+
+    def view_url(**changes) -> str:
+        params = query_params(query, **changes)
+        return url_for(base_endpoint, **url_values) + ("?" + urlencode(params) if params else "")
+
+    def sort_url(column: str) -> str:
+        same = query.sort == column
+        direction = (
+            ("asc" if query.direction == "desc" else "desc")
+            if same
+            else ("desc" if column in ("risk", "signup", "last_engagement") else "asc")
+        )
+        return view_url(sort=column, dir=direction, after="", before="")
+
+    def export_url(file_format: str) -> str:
+        return url_for("customers.export", format=file_format, **query_params(query.first_page()))
+
+    page = customer_page(db.session, query)
+    return {
+        "export_url": export_url if "customers.export" in current_app.view_functions else None,
+        "page": page,
+        "query": query,
+        "view_url": view_url,
+        "sort_url": sort_url,
+        "table_url": url_for(base_endpoint, **url_values),
+        "page_sizes": PAGE_SIZES,
+        "segments": customer_service.account_segments(db.session),
+        "has_any_customer": bool(page.customers)
+        or query.filters.active
+        or customer_service.customer_count(db.session) > 0,
+        "risk_bands": RISK_BANDS,
+    }
+
+
+@bp.get("")
+def index() -> Response:
+    """The customer table: sort, filter and page; htmx swaps only the table."""
+    query = parse_list_query(request.args)
+    context = table_context(query)
+    return render(
+        "customers/index.html",
+        "customer_table",
+        tags=customer_service.account_tags(db.session),
+        **context,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new() -> Response:
+    """Add a customer by hand."""
+    form = CustomerForm()
+    if form.validate_on_submit():
+        try:
+            customer = customer_service.create_customer(
+                db.session, current_user.id, form.customer_fields()
+            )
+        except customer_service.DuplicateExternalId as error:
+            form.external_customer_id.errors.append(str(error))
+        else:
+            db.session.commit()
+            notify(f"{customer.name} was added.")
+            return redirect_to(url_for("customers.detail", customer_id=customer.id))
+    if form.errors:
+        return form_errors("customers/form.html", "customer_form", form=form, customer=None)
+    return render("customers/form.html", "customer_form", form=form, customer=None)
+
+
+@bp.get("/<uuid:customer_id>")
+def detail(customer_id: uuid.UUID) -> Response:
+    """One customer: risk and its reasons, segments, tags, timeline, survey answers."""
+    customer = get_or_404(Customer, customer_id)
+    return render(
+        "customers/detail.html",
+        customer=customer,
+        factors=customer.churn_risk_factors or [],
+        segments=customer_service.segments_of(db.session, customer),
+        events=customer_service.recent_events(db.session, customer),
+        answers=customer_service.survey_answers(db.session, customer),
+    )
+
+
+@bp.route("/<uuid:customer_id>/edit", methods=["GET", "POST"])
+def edit(customer_id: uuid.UUID) -> Response:
+    """Edit a customer on its own page."""
+    customer = get_or_404(Customer, customer_id)
+    if request.method == "GET":
+        form = CustomerForm(data=_form_data(customer))
+        return render("customers/form.html", "customer_form", form=form, customer=customer)
+    form = CustomerForm()
+    status = 422
+    if form.validate():
+        try:
+            customer_service.update_customer(
+                db.session, customer, form.customer_fields(), form.expected_version()
+            )
+        except customer_service.DuplicateExternalId as error:
+            form.external_customer_id.errors.append(str(error))
+        except customer_service.StaleCustomer as error:
+            form, status = _stale_form(CustomerForm, error.current), 409
+        else:
+            db.session.commit()
+            notify(f"{customer.name} was saved.")
+            return redirect_to(url_for("customers.detail", customer_id=customer.id))
+    return render(
+        "customers/form.html", "customer_form", status=status, form=form, customer=customer
+    )
+
+
+STALE_MESSAGE = (
+    "Someone else changed this customer while you were editing. "
+    "These are the current values: check them and save again."
+)
+
+
+def _stale_form(make_form, current: Customer, **kwargs) -> CustomerForm:
+    """A fresh form with the stored values and a note on why the save was refused."""
+    db.session.refresh(current)
+    form = make_form(data=_form_data(current), formdata=None, **kwargs)
+    form.form_errors.append(STALE_MESSAGE)
+    return form
+
+
+def _form_data(customer: Customer) -> dict:
+    """A customer's stored values as the form shows them."""
+    return {
+        "external_customer_id": customer.external_customer_id,
+        "name": customer.name,
+        "email": customer.email,
+        "signup_date": customer.signup_date.date(),
+        "tags": ", ".join(t.tag for t in customer.tags),
+        "version": str(customer.version),
+    }
+
+
+def _row_form(customer: Customer, formdata=None) -> CustomerForm:
+    """The inline form of one row (prefixed, so several rows can be edited at once)."""
+    return CustomerForm(
+        formdata=formdata,
+        prefix=f"c-{customer.id.hex[:12]}",
+        data=_form_data(customer) if formdata is None else None,
+    )
+
+
+@bp.get("/<uuid:customer_id>/row")
+def row(customer_id: uuid.UUID) -> Response:
+    """One table row as shown (cancel of an inline edit)."""
+    customer = get_or_404(Customer, customer_id)
+    return fragment("customers/_row.html", url_for("customers.index"), customer=customer)
+
+
+@bp.get("/<uuid:customer_id>/row/edit")
+def row_edit(customer_id: uuid.UUID) -> Response:
+    """One table row as an inline form."""
+    customer = get_or_404(Customer, customer_id)
+    return fragment(
+        "customers/_row_edit.html",
+        url_for("customers.edit", customer_id=customer_id),
+        customer=customer,
+        form=_row_form(customer),
+    )
+
+
+@bp.post("/<uuid:customer_id>/row")
+def row_save(customer_id: uuid.UUID) -> Response:
+    """Save an inline row edit: the saved row, or the form with errors in place."""
+    customer = get_or_404(Customer, customer_id)
+    form = _row_form(customer, formdata=request.form)
+    status = 422
+    if form.validate():
+        try:
+            customer_service.update_customer(
+                db.session, customer, form.customer_fields(), form.expected_version()
+            )
+        except customer_service.DuplicateExternalId as error:
+            form.external_customer_id.errors.append(str(error))
+        except customer_service.StaleCustomer as error:
+            db.session.refresh(error.current)
+            form, status = _row_form(error.current), 409
+            form.form_errors.append(STALE_MESSAGE)
+        else:
+            db.session.commit()
+            notify(f"{customer.name} was saved.")
+            return fragment("customers/_row.html", url_for("customers.index"), customer=customer)
+    return fragment(
+        "customers/_row_edit.html",
+        url_for("customers.edit", customer_id=customer_id),
+        status=status,
+        customer=customer,
+        form=form,
+    )
+
+
+@bp.post("/<uuid:customer_id>/delete")
+def delete(customer_id: uuid.UUID) -> Response:
+    """Delete a customer with its events, answers and memberships."""
+    customer = get_or_404(Customer, customer_id)
+    name = customer.name
+    customer_service.delete_customers(db.session, [customer.id])
+    db.session.commit()
+    notify(f"{name} was deleted.")
+    if request.headers.get("HX-Target", "").startswith("customer-row-"):
+        return fragment("customers/_removed_row.html", url_for("customers.index"))
+    return redirect_to(url_for("customers.index"))
+
+
+@bp.post("/bulk")
+def bulk() -> Response:
+    """Delete the selected customers, or add them to a segment."""
+    ids = [i for i in (_uuid(v) for v in request.form.getlist("ids")) if i]
+    action = request.form.get("action", "")
+    if not ids:
+        notify("Select at least one customer first.", "error")
+    elif action == "delete":
+        deleted = customer_service.delete_customers(db.session, ids)
+        db.session.commit()
+        notify(f"Deleted {deleted} customer{'s' if deleted != 1 else ''}.")
+    elif action == "add_to_segment":
+        segment = get_or_404(
+            CustomerSegment, _uuid(request.form.get("segment")) or uuid.UUID(int=0)
+        )
+        added = customer_service.add_to_segment(db.session, segment, ids)
+        db.session.commit()
+        notify(f"Added {added} customer{'s' if added != 1 else ''} to {segment.name}.")
+    else:
+        abort(400)
+    return _table_after_change()
+
+
+def _table_after_change() -> Response:
+    """After a bulk change: the table as the user was looking at it, or back to their page."""
+    came_from = urlsplit(request.headers.get("HX-Current-URL") or request.referrer or "")
+    index_path = url_for("customers.index")
+    if came_from.path != index_path or not request.headers.get("HX-Request"):
+        back = came_from.path if came_from.path.startswith("/") else index_path
+        return redirect_to(back + (f"?{came_from.query}" if came_from.query else ""))
+    query = parse_list_query(MultiDict(parse_qsl(came_from.query))).first_page()
+    return render("customers/index.html", "customer_table", tags=[], **table_context(query))

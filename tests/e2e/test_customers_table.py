@@ -1,0 +1,79 @@
+"""The customer table in a real browser: sort, filter, history, inline edit, delete."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+
+def add_customer(page: Page, name: str, external_id: str, email: str, signup: str = "2026-01-15"):
+    page.goto("/customers/new")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("External ID").fill(external_id)
+    page.get_by_label("Signup date").fill(signup)
+    page.get_by_role("button", name="Add customer").click()
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
+
+
+def table_names(page: Page):
+    return page.locator("#customer-table tbody tr td:nth-child(2) > a")
+
+
+def test_sort_filter_reload_and_back_button(signed_up):
+    page = signed_up
+    for name, ext in [("Charlie", "c-3"), ("Alice", "a-1"), ("Bob", "b-2")]:
+        add_customer(page, name, ext, f"{name.lower()}@example.com")
+    page.goto("/customers")
+    expect(table_names(page)).to_have_count(3)
+
+    page.get_by_role("link", name="Name", exact=True).click()
+    expect(page).to_have_url(re.compile(r"sort=name&dir=asc"))
+    expect(table_names(page)).to_have_text(["Alice", "Bob", "Charlie"])
+    page.get_by_role("link", name="Name", exact=True).click()
+    expect(table_names(page)).to_have_text(["Charlie", "Bob", "Alice"])
+
+    page.get_by_label("Search").fill("ali")
+    expect(page).to_have_url(re.compile(r"q=ali"))
+    expect(table_names(page)).to_have_text(["Alice"])
+
+    page.reload()
+    expect(page.get_by_label("Search")).to_have_value("ali")
+    expect(table_names(page)).to_have_text(["Alice"])
+
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"sort=name&dir=desc$"))
+    expect(table_names(page)).to_have_text(["Charlie", "Bob", "Alice"])
+    expect(page.get_by_label("Search")).to_have_value("")
+
+
+def test_inline_edit_shows_an_error_then_saves(signed_up):
+    page = signed_up
+    add_customer(page, "Dana", "d-4", "dana@example.com")
+    page.goto("/customers")
+    page.get_by_role("button", name="Edit Dana").click()
+    row = page.locator("#customer-table tbody tr").first
+    row.get_by_label("E-mail").fill("not an email")
+    row.get_by_role("button", name="Save").click()
+    expect(row.get_by_text("Enter a valid e-mail address")).to_be_visible()
+    row.get_by_label("E-mail").fill("dana@acme.io")
+    row.get_by_label("Name").fill("Dana Scully")
+    row.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("link", name="Dana Scully")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("Dana Scully was saved.")
+    page.reload()
+    expect(page.get_by_text("dana@acme.io")).to_be_visible()
+
+
+def test_delete_asks_for_confirmation(signed_up):
+    page = signed_up
+    add_customer(page, "Eve", "e-5", "eve@example.com")
+    page.goto("/customers")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Delete Eve").click()
+    expect(page.get_by_role("link", name="Eve")).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete Eve").click()
+    expect(page.get_by_role("link", name="Eve")).to_have_count(0)
+    expect(page.get_by_role("status")).to_contain_text("Eve was deleted.")

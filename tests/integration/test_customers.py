@@ -1,0 +1,414 @@
+"""The customer table, forms, inline edits, bulk actions and the customer page."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import event, func, select
+
+from loyalty.extensions import db
+from loyalty.models import Customer, CustomerSegment, CustomerSegmentMembership, CustomerTag
+from tests import factories
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def owner(app, user):
+    """The signed-in account's user row, for adding data directly."""
+    return user
+
+
+def add_customers(app, owner, specs):
+    with app.app_context():
+        made = [factories.make_customer(db.session, owner, **spec) for spec in specs]
+        db.session.commit()
+        return [c.id for c in made]
+
+
+def names_in(html: str) -> list[str]:
+    return re.findall(r'href="/customers/[0-9a-f-]{36}">([^<]+)</a>', html)
+
+
+def test_empty_account_offers_add_and_import(signed_in):
+    page = signed_in.get("/customers")
+    assert page.status_code == 200
+    assert "No customers yet" in page.text
+    assert 'href="/customers/new"' in page.text
+
+
+def test_table_lists_only_the_accounts_customers(app, signed_in, owner):
+    add_customers(app, owner, [{"name": "Ada Mine"}])
+    with app.app_context():
+        stranger = factories.make_user(db.session)
+        factories.make_customer(db.session, stranger, name="Zed Theirs")
+        db.session.commit()
+    html = signed_in.get("/customers").text
+    assert "Ada Mine" in html
+    assert "Zed Theirs" not in html
+    assert "1 customer" in html
+
+
+def test_sorts_by_risk_descending_by_default_and_by_any_column(app, signed_in, owner):
+    add_customers(
+        app,
+        owner,
+        [
+            {"name": "Bea", "churn_risk_score": 20.0, "email": "c@x.org"},
+            {"name": "Cal", "churn_risk_score": 90.0, "email": "a@x.org"},
+            {"name": "Abe", "churn_risk_score": 55.0, "email": "b@x.org"},
+        ],
+    )
+    assert names_in(signed_in.get("/customers").text) == ["Cal", "Abe", "Bea"]
+    assert names_in(signed_in.get("/customers?sort=name&dir=asc").text) == ["Abe", "Bea", "Cal"]
+    assert names_in(signed_in.get("/customers?sort=name&dir=desc").text) == ["Cal", "Bea", "Abe"]
+    assert names_in(signed_in.get("/customers?sort=email&dir=asc").text) == ["Cal", "Abe", "Bea"]
+    assert names_in(signed_in.get("/customers?sort=risk&dir=asc").text) == ["Bea", "Abe", "Cal"]
+
+
+def test_filters_by_text_band_tag_and_dates(app, signed_in, owner):
+    add_customers(
+        app,
+        owner,
+        [
+            {
+                "name": "Old Vip",
+                "churn_risk_score": 80.0,
+                "signup_date": datetime(2024, 1, 10, tzinfo=UTC),
+                "external_customer_id": "acme-1",
+            },
+            {
+                "name": "New Trial",
+                "churn_risk_score": 10.0,
+                "signup_date": datetime(2026, 5, 1, tzinfo=UTC),
+                "email": "trial@acme.io",
+            },
+        ],
+    )
+    with app.app_context():
+        old = db.session.scalar(select(Customer).where(Customer.name == "Old Vip"))
+        old.tags.append(CustomerTag(tag="vip", user_id=owner.id))
+        db.session.commit()
+    assert names_in(signed_in.get("/customers?q=acme").text) == ["Old Vip", "New Trial"]
+    assert names_in(signed_in.get("/customers?q=TRIAL@").text) == ["New Trial"]
+    assert names_in(signed_in.get("/customers?band=high").text) == ["Old Vip"]
+    assert names_in(signed_in.get("/customers?tag=vip").text) == ["Old Vip"]
+    assert names_in(signed_in.get("/customers?signup_from=2026-01-01").text) == ["New Trial"]
+    assert names_in(signed_in.get("/customers?signup_to=2024-01-10").text) == ["Old Vip"]
+    assert names_in(signed_in.get("/customers?never=1&q=old").text) == ["Old Vip"]
+
+
+def test_text_filter_treats_wildcards_literally(app, signed_in, owner):
+    add_customers(app, owner, [{"name": "100% Pure"}, {"name": "Plain"}])
+    assert names_in(signed_in.get("/customers?q=%25").text) == ["100% Pure"]
+    assert names_in(signed_in.get("/customers?q=P_ain").text) == []
+
+
+def test_no_matches_offers_to_clear_filters(app, signed_in, owner):
+    add_customers(app, owner, [{"name": "Someone"}])
+    html = signed_in.get("/customers?q=nobody-like-this").text
+    assert "No customers match these filters" in html
+    assert "Clear filters" in html
+
+
+def test_table_fragment_for_htmx_and_whole_page_otherwise(app, signed_in, owner):
+    add_customers(app, owner, [{"name": "Frag"}])
+    page = signed_in.get("/customers?sort=name")
+    fragment = signed_in.get("/customers?sort=name", headers=HTMX)
+    assert "<html" in page.text and 'id="customer-filters"' in page.text
+    assert "<html" not in fragment.text
+    assert fragment.text.lstrip().startswith('<div id="customer-table"')
+    assert "Frag" in fragment.text
+    assert "HX-Request" in fragment.headers["Vary"]
+
+
+def test_keyset_pages_walk_forward_and_back_without_gaps(app, signed_in, owner):
+    add_customers(app, owner, [{"name": f"P{n:03d}", "churn_risk_score": 50.0} for n in range(60)])
+    seen = []
+    url = "/customers?sort=name&dir=asc&size=25"
+    pages = []
+    while url:
+        html = signed_in.get(url).text
+        names = names_in(html)
+        pages.append((url, names))
+        seen.extend(names)
+        found = re.search(r'href="([^"]+)"[^>]*rel="next"', html)
+        url = found.group(1).replace("&amp;", "&") if found else None
+    assert seen == [f"P{n:03d}" for n in range(60)]
+    assert [len(names) for _url, names in pages] == [25, 25, 10]
+    last_html = signed_in.get(pages[-1][0]).text
+    previous = re.search(r'href="([^"]+)"[^>]*rel="prev"', last_html).group(1)
+    assert names_in(signed_in.get(previous.replace("&amp;", "&")).text) == pages[1][1]
+
+
+def test_keyset_pages_handle_ties_and_unscored_customers(app, signed_in, owner):
+    add_customers(
+        app,
+        owner,
+        [
+            {"name": f"T{n:02d}", "churn_risk_score": (None if n % 3 == 0 else 40.0)}
+            for n in range(30)
+        ],
+    )
+    for direction in ("asc", "desc"):
+        seen = []
+        url = f"/customers?sort=risk&dir={direction}&size=25"
+        while url:
+            html = signed_in.get(url).text
+            seen.extend(names_in(html))
+            found = re.search(r'href="([^"]+)"[^>]*rel="next"', html)
+            url = found.group(1).replace("&amp;", "&") if found else None
+        assert sorted(seen) == [f"T{n:02d}" for n in range(30)]
+
+
+def test_a_forged_cursor_shows_an_empty_page_not_an_error(app, signed_in, owner):
+    add_customers(app, owner, [{"name": "Cursor"}])
+    response = signed_in.get("/customers?after=not-a-cursor")
+    assert response.status_code == 200
+    assert names_in(response.text) == []
+
+
+def test_table_runs_the_same_number_of_statements_for_5_or_50_rows(app, signed_in, owner):
+    def statements_for(url):
+        count = 0
+
+        def count_it(*_args):
+            nonlocal count
+            count += 1
+
+        engine = app.extensions["db"].engine
+        event.listen(engine, "before_cursor_execute", count_it)
+        try:
+            assert signed_in.get(url).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", count_it)
+        return count
+
+    add_customers(app, owner, [{"name": f"Q{n}"} for n in range(5)])
+    few = statements_for("/customers")
+    add_customers(app, owner, [{"name": f"R{n}"} for n in range(45)])
+    many = statements_for("/customers")
+    assert few == many
+    assert many <= 10
+
+
+def test_add_customer_with_form(signed_in):
+    response = signed_in.post(
+        "/customers/new",
+        data={
+            "external_customer_id": "cus_9",
+            "name": "Grace Hopper",
+            "email": "Grace@Example.COM",
+            "signup_date": "2026-02-03",
+            "tags": "VIP, trial, vip",
+        },
+    )
+    assert response.status_code == 303
+    detail = signed_in.get(response.headers["Location"])
+    assert "Grace Hopper" in detail.text
+    assert "grace@example.com" in detail.text
+    assert ">trial<" in detail.text and ">vip<" in detail.text
+
+
+def test_add_customer_shows_field_errors(signed_in):
+    response = signed_in.post(
+        "/customers/new",
+        data={"external_customer_id": "", "name": "", "email": "nope", "signup_date": "31/02/2026"},
+    )
+    assert response.status_code == 422
+    assert "Enter the customer&#39;s name." in response.text
+    assert "Enter a valid e-mail address" in response.text
+    assert "Enter a date, like 2026-03-31." in response.text
+
+
+def test_duplicate_external_id_is_a_clear_message(app, signed_in, owner):
+    add_customers(app, owner, [{"external_customer_id": "dup-1"}])
+    response = signed_in.post(
+        "/customers/new",
+        data={
+            "external_customer_id": "dup-1",
+            "name": "Twin",
+            "email": "twin@x.org",
+            "signup_date": "2026-01-01",
+        },
+    )
+    assert response.status_code == 422
+    assert "A customer with the external id &#39;dup-1&#39; already exists." in response.text
+
+
+def test_same_external_id_is_fine_in_another_account(app, signed_in, owner):
+    with app.app_context():
+        other = factories.make_user(db.session)
+        factories.make_customer(db.session, other, external_customer_id="shared-1")
+        db.session.commit()
+    response = signed_in.post(
+        "/customers/new",
+        data={
+            "external_customer_id": "shared-1",
+            "name": "Mine",
+            "email": "m@x.org",
+            "signup_date": "2026-01-01",
+        },
+    )
+    assert response.status_code == 303
+
+
+def test_other_accounts_customer_is_404_everywhere(app, signed_in):
+    with app.app_context():
+        other = factories.make_user(db.session)
+        theirs = factories.make_customer(db.session, other).id
+        db.session.commit()
+    for method, url in [
+        ("get", f"/customers/{theirs}"),
+        ("get", f"/customers/{theirs}/edit"),
+        ("post", f"/customers/{theirs}/edit"),
+        ("get", f"/customers/{theirs}/row"),
+        ("get", f"/customers/{theirs}/row/edit"),
+        ("post", f"/customers/{theirs}/row"),
+        ("post", f"/customers/{theirs}/delete"),
+    ]:
+        response = getattr(signed_in, method)(url, headers=HTMX)
+        assert response.status_code == 404, url
+    signed_in.post("/customers/bulk", data={"ids": [str(theirs)], "action": "delete"})
+    with app.app_context():
+        assert db.session.get(Customer, theirs) is not None
+
+
+def test_inline_edit_swaps_the_row_with_errors_then_saves(app, signed_in, owner):
+    [cid] = add_customers(app, owner, [{"name": "Inline", "external_customer_id": "in-1"}])
+    prefix = f"c-{cid.hex[:12]}-"
+    form = signed_in.get(f"/customers/{cid}/row/edit", headers=HTMX)
+    assert form.status_code == 200
+    assert f'name="{prefix}name"' in form.text
+    assert "<html" not in form.text
+
+    data = {
+        f"{prefix}name": "",
+        f"{prefix}email": "inline@x.org",
+        f"{prefix}external_customer_id": "in-1",
+        f"{prefix}signup_date": "2026-01-01",
+        f"{prefix}tags": "",
+        f"{prefix}version": "1",
+    }
+    bad = signed_in.post(f"/customers/{cid}/row", data=data, headers=HTMX)
+    assert bad.status_code == 422
+    assert "Enter the customer&#39;s name." in bad.text
+    assert bad.text.lstrip().startswith(f'<tr id="customer-row-{cid}"')
+
+    data[f"{prefix}name"] = "Renamed Inline"
+    good = signed_in.post(f"/customers/{cid}/row", data=data, headers=HTMX)
+    assert good.status_code == 200
+    assert "Renamed Inline" in good.text
+    assert "was saved" in good.text  # the toast, out of band
+
+
+def test_stale_edit_is_refused_with_current_values(app, signed_in, owner):
+    [cid] = add_customers(app, owner, [{"name": "Before"}])
+    base = {"email": "s@x.org", "external_customer_id": "st-1", "signup_date": "2026-01-01"}
+    first = signed_in.post(f"/customers/{cid}/edit", data={**base, "name": "First", "version": "1"})
+    assert first.status_code == 303
+    second = signed_in.post(
+        f"/customers/{cid}/edit", data={**base, "name": "Second", "version": "1"}
+    )
+    assert second.status_code == 409
+    assert "Someone else changed this customer" in second.text
+    assert 'value="First"' in second.text
+    with app.app_context():
+        assert db.session.get(Customer, cid).name == "First"
+
+
+def test_row_endpoints_send_a_browser_to_a_whole_page(app, signed_in, owner):
+    [cid] = add_customers(app, owner, [{"name": "Direct"}])
+    response = signed_in.get(f"/customers/{cid}/row/edit")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/customers/{cid}/edit"
+
+
+def test_delete_from_row_and_from_page(app, signed_in, owner):
+    first, second = add_customers(app, owner, [{"name": "Row Gone"}, {"name": "Page Gone"}])
+    row = signed_in.post(
+        f"/customers/{first}/delete", headers={**HTMX, "HX-Target": f"customer-row-{first}"}
+    )
+    assert row.status_code == 200
+    assert "Row Gone was deleted." in row.text
+    page = signed_in.post(f"/customers/{second}/delete")
+    assert page.status_code == 303
+    assert page.headers["Location"] == "/customers"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Customer)) == 0
+
+
+def test_bulk_delete_and_add_to_segment(app, signed_in, owner):
+    ids = add_customers(app, owner, [{"name": f"B{n}"} for n in range(4)])
+    with app.app_context():
+        segment = CustomerSegment(user_id=owner.id, name="Champions")
+        db.session.add(segment)
+        db.session.commit()
+        segment_id = segment.id
+    headers = {**HTMX, "HX-Current-URL": "http://localhost/customers?sort=name&dir=asc"}
+    added = signed_in.post(
+        "/customers/bulk",
+        data={
+            "ids": [str(i) for i in ids[:3]],
+            "action": "add_to_segment",
+            "segment": str(segment_id),
+        },
+        headers=headers,
+    )
+    assert added.status_code == 200
+    assert "Added 3 customers to Champions." in added.text
+    again = signed_in.post(
+        "/customers/bulk",
+        data={
+            "ids": [str(i) for i in ids[:3]],
+            "action": "add_to_segment",
+            "segment": str(segment_id),
+        },
+        headers=headers,
+    )
+    assert "Added 0 customers to Champions." in again.text
+    deleted = signed_in.post(
+        "/customers/bulk",
+        data={"ids": [str(ids[0]), str(ids[3])], "action": "delete"},
+        headers=headers,
+    )
+    assert "Deleted 2 customers." in deleted.text
+    assert names_in(deleted.text) == ["B1", "B2"]
+    with app.app_context():
+        members = db.session.scalar(select(func.count()).select_from(CustomerSegmentMembership))
+    assert members == 2
+
+
+def test_bulk_add_to_another_accounts_segment_is_404(app, signed_in, owner):
+    ids = add_customers(app, owner, [{"name": "Mine"}])
+    with app.app_context():
+        other = factories.make_user(db.session)
+        theirs = CustomerSegment(user_id=other.id, name="Theirs")
+        db.session.add(theirs)
+        db.session.commit()
+        theirs_id = theirs.id
+    response = signed_in.post(
+        "/customers/bulk",
+        data={"ids": [str(ids[0])], "action": "add_to_segment", "segment": str(theirs_id)},
+        headers=HTMX,
+    )
+    assert response.status_code == 404
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(CustomerSegmentMembership)) == 0
+
+
+def test_detail_page_shows_profile_and_empty_sections(app, signed_in, owner):
+    [cid] = add_customers(app, owner, [{"name": "Detail Person"}])
+    html = signed_in.get(f"/customers/{cid}").text
+    assert "Detail Person" in html
+    assert "No engagement recorded yet." in html
+    assert "Not in any segment." in html
+    assert "No survey answers yet." in html
+
+
+def test_unknown_customer_id_is_404(signed_in):
+    assert signed_in.get(f"/customers/{uuid.uuid4()}").status_code == 404
+    assert signed_in.get("/customers/not-a-uuid").status_code == 404
