@@ -15,7 +15,7 @@ from loyalty.domain.bands import RISK_BANDS
 from loyalty.extensions import db
 from loyalty.forms.customers import CustomerForm
 from loyalty.models import Customer, CustomerSegment
-from loyalty.partials import form_errors, fragment, notify, redirect_to, render
+from loyalty.partials import form_errors, fragment, notify, redirect_to, render, wants_fragment
 from loyalty.services import customers as customer_service
 from loyalty.services.customer_query import (
     DEFAULT_DIRECTION,
@@ -184,6 +184,7 @@ def detail(customer_id: uuid.UUID) -> Response:
         customer=customer,
         factors=customer.churn_risk_factors or [],
         segments=customer_service.segments_of(db.session, customer),
+        all_segments=customer_service.account_segments(db.session),
         events=customer_service.recent_events(db.session, customer),
         answers=customer_service.survey_answers(db.session, customer),
     )
@@ -311,6 +312,25 @@ def delete(customer_id: uuid.UUID) -> Response:
     if request.headers.get("HX-Target", "").startswith("customer-row-"):
         return fragment("customers/_removed_row.html", url_for("customers.index"))
     return redirect_to(url_for("customers.index"))
+
+
+@bp.post("/<uuid:customer_id>/segments")
+def join_segment(customer_id: uuid.UUID) -> Response:
+    """Add this customer to the chosen segment; swaps the page's segment list."""
+    customer = get_or_404(Customer, customer_id)
+    segment = get_or_404(CustomerSegment, _uuid(request.form.get("segment")) or uuid.UUID(int=0))
+    customer_service.add_to_segment(db.session, segment, [customer.id])
+    db.session.commit()
+    notify(f"{customer.name} was added to {segment.name}.")
+    if not wants_fragment():
+        return redirect_to(url_for("customers.detail", customer_id=customer.id))
+    return render(
+        "customers/detail.html",
+        "customer_segments",
+        customer=customer,
+        segments=customer_service.segments_of(db.session, customer),
+        all_segments=customer_service.account_segments(db.session),
+    )
 
 
 @bp.post("/bulk")

@@ -1,0 +1,165 @@
+"""Segments: create, rename, delete, members by hand, and the members table."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from loyalty.extensions import db
+from loyalty.models import Customer, CustomerSegment, CustomerSegmentMembership
+from tests import factories
+
+HTMX = {"HX-Request": "true"}
+
+
+def make_segment(app, owner, name="Champions", members=()):
+    with app.app_context():
+        segment = CustomerSegment(user_id=owner.id, name=name)
+        db.session.add(segment)
+        db.session.flush()
+        for customer_id in members:
+            db.session.add(
+                CustomerSegmentMembership(customer_id=customer_id, customer_segment_id=segment.id)
+            )
+        db.session.commit()
+        return segment.id
+
+
+def make_customers(app, owner, *specs):
+    with app.app_context():
+        ids = [factories.make_customer(db.session, owner, **spec).id for spec in specs]
+        db.session.commit()
+        return ids
+
+
+def names_in(html):
+    return re.findall(r'href="/customers/[0-9a-f-]{36}">([^<]+)</a>', html)
+
+
+def test_empty_segments_page_explains_what_they_are(signed_in):
+    html = signed_in.get("/segments").text
+    assert "No segments yet" in html
+    assert "New segment" in html
+
+
+def test_create_segment_and_see_it_listed_with_stats(app, signed_in, user):
+    response = signed_in.post("/segments", data={"name": "At risk VIPs", "description": "Watch"})
+    assert response.status_code == 303
+    segment_url = response.headers["Location"]
+    [a, b] = make_customers(
+        app, user, {"name": "A", "churn_risk_score": 80.0}, {"name": "B", "churn_risk_score": 40.0}
+    )
+    segment_id = segment_url.rsplit("/", 1)[1]
+    signed_in.post(f"/segments/{segment_id}/members", data={"ids": [str(a), str(b)]})
+    listing = signed_in.get("/segments").text
+    assert "At risk VIPs" in listing
+    assert re.search(r"Members</dt><dd[^>]*>2<", listing)
+    assert re.search(r"Average risk</dt><dd[^>]*>60<", listing)
+
+
+def test_segment_names_are_required_and_unique(app, signed_in, user):
+    make_segment(app, user, "Trials")
+    empty = signed_in.post("/segments", data={"name": " "})
+    assert empty.status_code == 422
+    assert "Give the segment a name." in empty.text
+    taken = signed_in.post("/segments", data={"name": "trials"})
+    assert taken.status_code == 422
+    assert "You already have a segment with this name." in taken.text
+
+
+def test_rename_and_delete_segment(app, signed_in, user):
+    [c] = make_customers(app, user, {"name": "Stays"})
+    segment_id = make_segment(app, user, "Old name", members=[c])
+    renamed = signed_in.post(
+        f"/segments/{segment_id}/edit", data={"name": "New name", "description": "Why"}
+    )
+    assert renamed.status_code == 303
+    assert "New name" in signed_in.get(f"/segments/{segment_id}").text
+    deleted = signed_in.post(f"/segments/{segment_id}/delete")
+    assert deleted.headers["Location"] == "/segments"
+    with app.app_context():
+        assert db.session.get(CustomerSegment, segment_id) is None
+        assert db.session.get(Customer, c) is not None
+
+
+def test_members_page_uses_the_customer_table(app, signed_in, user):
+    ids = make_customers(
+        app, user, {"name": "In One", "churn_risk_score": 10.0}, {"name": "In Two"}, {"name": "Out"}
+    )
+    segment_id = make_segment(app, user, members=ids[:2])
+    page = signed_in.get(f"/segments/{segment_id}?sort=name&dir=asc")
+    assert names_in(page.text) == ["In One", "In Two"]
+    fragment = signed_in.get(f"/segments/{segment_id}?sort=name&dir=desc", headers=HTMX)
+    assert "<html" not in fragment.text
+    assert names_in(fragment.text) == ["In Two", "In One"]
+    filtered = signed_in.get(f"/segments/{segment_id}?q=two")
+    assert names_in(filtered.text) == ["In Two"]
+
+
+def test_customer_table_filters_by_segment(app, signed_in, user):
+    ids = make_customers(app, user, {"name": "Member"}, {"name": "Outsider"})
+    segment_id = make_segment(app, user, members=ids[:1])
+    assert names_in(signed_in.get(f"/customers?segment={segment_id}").text) == ["Member"]
+
+
+def test_add_and_remove_from_the_customer_page(app, signed_in, user):
+    [c] = make_customers(app, user, {"name": "Pat"})
+    segment_id = make_segment(app, user, "Loyal")
+    added = signed_in.post(
+        f"/customers/{c}/segments", data={"segment": str(segment_id)}, headers=HTMX
+    )
+    assert added.status_code == 200
+    assert added.text.lstrip().startswith('<div id="customer-segments">')
+    assert "Pat was added to Loyal." in added.text
+    again = signed_in.post(
+        f"/customers/{c}/segments", data={"segment": str(segment_id)}, headers=HTMX
+    )
+    assert again.status_code == 200
+    removed = signed_in.post(
+        f"/segments/{segment_id}/members/remove",
+        data={"ids": str(c), "customer": str(c)},
+        headers=HTMX,
+    )
+    assert "Not in any segment." in removed.text
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(CustomerSegmentMembership)) == 0
+
+
+def test_remove_a_row_from_the_segment_page(app, signed_in, user):
+    [c] = make_customers(app, user, {"name": "Row"})
+    segment_id = make_segment(app, user, members=[c])
+    response = signed_in.post(
+        f"/segments/{segment_id}/members/remove",
+        data={"ids": str(c)},
+        headers={**HTMX, "HX-Target": f"customer-row-{c}"},
+    )
+    assert response.status_code == 200
+    assert "<tr" not in response.text
+    assert "Removed 1 customer from Champions." in response.text
+
+
+def test_cross_account_memberships_are_impossible(app, signed_in, user):
+    [mine] = make_customers(app, user, {"name": "Mine"})
+    with app.app_context():
+        other = factories.make_user(db.session)
+        theirs = factories.make_customer(db.session, other).id
+        their_segment = CustomerSegment(user_id=other.id, name="Theirs")
+        db.session.add(their_segment)
+        db.session.commit()
+        their_segment_id = their_segment.id
+    my_segment = make_segment(app, user, "Mine")
+    assert signed_in.get(f"/segments/{their_segment_id}").status_code == 404
+    assert (
+        signed_in.post(f"/segments/{their_segment_id}/members", data={"ids": str(mine)}).status_code
+        == 404
+    )
+    assert (
+        signed_in.post(
+            f"/customers/{mine}/segments", data={"segment": str(their_segment_id)}
+        ).status_code
+        == 404
+    )
+    signed_in.post(f"/segments/{my_segment}/members", data={"ids": str(theirs)})
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(CustomerSegmentMembership)) == 0
