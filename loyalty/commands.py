@@ -8,7 +8,7 @@ import click
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +44,31 @@ def current() -> None:
     command.current(alembic_config(current_app.config["DATABASE_URL"]))
 
 
+@click.command("rescore")
+@with_appcontext
+@click.option("--email", help="Only this account (default: every account).")
+def rescore_command(email: str | None) -> None:
+    """Recompute every customer's churn score (run daily: recency changes with the calendar)."""
+    from sqlalchemy import select
+
+    from loyalty.extensions import db
+    from loyalty.models import User
+    from loyalty.services.scoring import rescore
+
+    session = db.session
+    accounts = select(User).order_by(User.email)
+    if email:
+        accounts = accounts.where(User.email == email.strip().lower())
+    users = list(session.scalars(accounts))
+    if email and not users:
+        raise click.ClickException(f"No account with the e-mail {email}.")
+    for user in users:
+        count = rescore(session, user.id)
+        session.commit()
+        click.echo(f"{user.email}: rescored {count} customers.")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(db_cli)
+    app.cli.add_command(rescore_command)

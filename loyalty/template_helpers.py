@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask, current_app, url_for
 
 from loyalty.domain.bands import risk_band
+from loyalty.domain.scoring import event_type_label
 from loyalty.types import utcnow
 
 
@@ -64,6 +65,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(iso, "iso")
     app.add_template_global(asset_url)
     app.add_template_filter(risk_band, "risk_band")
+    app.add_template_filter(event_type_label, "event_label")
 
     @app.context_processor
     def _navigation() -> dict:

@@ -15,7 +15,6 @@ from loyalty.models import (
     CustomerSegment,
     CustomerSegmentMembership,
     CustomerTag,
-    EngagementEvent,
     FeedbackSurvey,
     SurveyResponse,
 )
@@ -196,17 +195,6 @@ def account_tags(session: Session) -> list[str]:
 def account_segments(session: Session) -> list[CustomerSegment]:
     """The account's segments by name (for filters and "add to segment")."""
     return list(session.scalars(select(CustomerSegment).order_by(CustomerSegment.name)))
-
-
-def recent_events(
-    session: Session, customer: Customer, before: datetime | None = None, limit: int = 20
-) -> list[EngagementEvent]:
-    """A page of the customer's timeline, newest first, older than `before` if given."""
-    statement = select(EngagementEvent).where(EngagementEvent.customer_id == customer.id)
-    if before is not None:
-        statement = statement.where(EngagementEvent.event_date < before)
-    statement = statement.order_by(EngagementEvent.event_date.desc(), EngagementEvent.id.desc())
-    return list(session.scalars(statement.limit(limit)))
 
 
 def survey_answers(

@@ -12,11 +12,14 @@ from werkzeug.datastructures import MultiDict
 
 from loyalty.db import get_or_404
 from loyalty.domain.bands import RISK_BANDS
+from loyalty.domain.scoring import factors_from_json
 from loyalty.extensions import db
 from loyalty.forms.customers import CustomerForm
+from loyalty.forms.events import EventForm
 from loyalty.models import Customer, CustomerSegment
 from loyalty.partials import form_errors, fragment, notify, redirect_to, render, wants_fragment
 from loyalty.services import customers as customer_service
+from loyalty.services import events as event_service
 from loyalty.services.customer_query import (
     DEFAULT_DIRECTION,
     DEFAULT_PAGE_SIZE,
@@ -27,6 +30,7 @@ from loyalty.services.customer_query import (
     CustomerQuery,
     customer_page,
 )
+from loyalty.services.scoring import rescore
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
@@ -164,6 +168,7 @@ def new() -> Response:
             customer = customer_service.create_customer(
                 db.session, current_user.id, form.customer_fields()
             )
+            rescore(db.session, current_user.id, customer_ids=[customer.id])
         except customer_service.DuplicateExternalId as error:
             form.external_customer_id.errors.append(str(error))
         else:
@@ -181,13 +186,21 @@ def detail(customer_id: uuid.UUID) -> Response:
     customer = get_or_404(Customer, customer_id)
     return render(
         "customers/detail.html",
-        customer=customer,
-        factors=customer.churn_risk_factors or [],
         segments=customer_service.segments_of(db.session, customer),
         all_segments=customer_service.account_segments(db.session),
-        events=customer_service.recent_events(db.session, customer),
         answers=customer_service.survey_answers(db.session, customer),
+        **customer_panels(customer),
     )
+
+
+def customer_panels(customer: Customer, event_form: EventForm | None = None) -> dict:
+    """What the score, profile and timeline panels of the customer page need."""
+    return {
+        "customer": customer,
+        "factors": factors_from_json(customer.churn_risk_factors),
+        "timeline": event_service.timeline(db.session, customer),
+        "event_form": event_form or EventForm(formdata=None),
+    }
 
 
 @bp.route("/<uuid:customer_id>/edit", methods=["GET", "POST"])

@@ -1,0 +1,425 @@
+"""Explainable churn-risk scoring: facts about a customer in, a 0-100 score and its reasons out.
+
+The database side (loyalty/services/scoring.py) aggregates each customer's events into
+`CustomerFacts` with a few set-based statements, over exactly the windows defined here,
+and calls `score_churn_risk` for each. Every factor carries the points it adds, a sentence
+a person understands, and a suggested next step that is personal engagement, never a
+discount.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from loyalty.domain.bands import BAND_LABELS, RISK_BANDS, band_bounds, risk_band
+
+# Bands live in bands.py; re-exported so callers find every scoring rule here.
+__all__ = ["BAND_LABELS", "RISK_BANDS", "band_bounds", "risk_band"]
+
+# ---------------------------------------------------------------------------------------
+# Event types
+# ---------------------------------------------------------------------------------------
+STANDARD_EVENT_TYPES = (
+    "login",
+    "feature_used",
+    "purchase",
+    "support_ticket",
+    "payment_failed",
+    "downgrade",
+    "upgrade",
+    "cancellation_request",
+    "note",
+)
+EVENT_TYPE_LABELS = {
+    "login": "Login",
+    "feature_used": "Feature used",
+    "purchase": "Purchase",
+    "support_ticket": "Support ticket",
+    "payment_failed": "Payment failed",
+    "downgrade": "Downgrade",
+    "upgrade": "Upgrade",
+    "cancellation_request": "Cancellation request",
+    "note": "Note",
+    "survey_response": "Survey answer",
+}
+# Things that happen *to* a customer or are written *about* them: they say nothing of the
+# customer's own engagement, so they do not move lastEngagementDate.
+NON_CUSTOMER_EVENT_TYPES = frozenset({"payment_failed", "note"})
+EVENT_TYPE_MAX_LENGTH = 50
+_EVENT_TYPE_PATTERN = re.compile(r"^[a-z0-9_]+$")
+
+
+def normalize_event_type(text: str) -> str:
+    """'Feature Used' -> 'feature_used'; raises ValueError with a readable message."""
+    value = re.sub(r"[\s\-]+", "_", (text or "").strip().lower())
+    if not value:
+        raise ValueError("Choose or type an event type.")
+    if len(value) > EVENT_TYPE_MAX_LENGTH:
+        raise ValueError(f"Event types have at most {EVENT_TYPE_MAX_LENGTH} characters.")
+    if not _EVENT_TYPE_PATTERN.match(value):
+        raise ValueError("Use letters, digits and underscores only, like trial_started.")
+    return value
+
+
+def is_customer_initiated(event_type: str) -> bool:
+    """True for events that show the customer engaging (custom types count)."""
+    return event_type not in NON_CUSTOMER_EVENT_TYPES
+
+
+def event_type_label(event_type: str) -> str:
+    """A readable name for an event type."""
+    return EVENT_TYPE_LABELS.get(event_type) or event_type.replace("_", " ").capitalize()
+
+
+# ---------------------------------------------------------------------------------------
+# Windows (SQL counts events with now - N days <= event_date <= now)
+# ---------------------------------------------------------------------------------------
+RECENT_DAYS = 30  # "recent activity": a month is one billing cycle for most subscriptions
+PREVIOUS_DAYS = 30  # the month before, to see the trend
+SUPPORT_WINDOW_DAYS = 30
+PAYMENT_WINDOW_DAYS = 60  # dunning usually runs a few weeks; two months catches repeats
+PLAN_CHANGE_WINDOW_DAYS = 90  # a downgrade or cancellation request stays a warning for a quarter
+
+# ---------------------------------------------------------------------------------------
+# Weights: points added to (or taken from) the score. Each is a product decision.
+# ---------------------------------------------------------------------------------------
+BASE_SCORE = 20  # an engaged, unremarkable customer still carries some risk
+INSUFFICIENT_DATA_SCORE = 50  # nothing known: neither safe nor alarming, flagged as such
+
+# Silence is the strongest early signal: the longer, the worse.
+INACTIVE_DAYS_STEPS = ((60, 35), (30, 25), (14, 10))  # (more than N days, points)
+# No login while still using other channels still matters, but less.
+NO_LOGIN_DAYS = 21
+NO_LOGIN_POINTS = 10
+# Activity this month less than half of last month's: fading interest.
+TREND_DROP_RATIO = 0.5
+TREND_DROP_POINTS = 15
+TREND_MIN_PREVIOUS = 4  # below this, a "drop" is noise
+TREND_GROWTH_RATIO = 1.5
+TREND_GROWTH_POINTS = -10
+# Repeated support trouble: one ticket is normal, three in a month is a pattern.
+SUPPORT_TICKETS_SOME = 2
+SUPPORT_TICKETS_MANY = 4
+SUPPORT_SOME_POINTS = 8
+SUPPORT_MANY_POINTS = 15
+# Payment failures: involuntary churn is the easiest to prevent.
+PAYMENT_FAILURE_POINTS = 10
+PAYMENT_FAILURE_MAX_POINTS = 20
+DOWNGRADE_POINTS = 15
+CANCELLATION_REQUEST_POINTS = 35  # the customer said it out loud
+UPGRADE_POINTS = -15
+# Survey answers: the customer's own words weigh a lot.
+NPS_DETRACTOR_POINTS = 20  # 0-6
+NPS_PROMOTER_POINTS = -15  # 9-10
+SATISFACTION_LOW_POINTS = 15  # 1-2 of 5
+SATISFACTION_HIGH_POINTS = -10  # 5 of 5
+# Brand-new customers are onboarding, not lapsing.
+NEW_CUSTOMER_DAYS = 14
+NEW_CUSTOMER_QUIET_POINTS = 10  # new and silent for a week: onboarding may be stuck
+NEW_CUSTOMER_QUIET_DAYS = 7
+HEALTHY_ACTIVITY = 8  # customer-initiated events in the last month that count as "active"
+HEALTHY_ACTIVITY_POINTS = -10
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    """What SQL can aggregate cheaply about one customer (counts over the windows above)."""
+
+    signup_date: datetime | None = None
+    last_engagement: datetime | None = None
+    last_login: datetime | None = None
+    event_count: int = 0
+    recent_activity: int = 0
+    previous_activity: int = 0
+    recent_logins: int = 0
+    support_tickets: int = 0
+    payment_failures: int = 0
+    downgrades: int = 0
+    upgrades: int = 0
+    cancellation_requests: int = 0
+    latest_nps: int | None = None
+    latest_satisfaction: int | None = None
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One reason behind a score: its points, in words, and what to do about it."""
+
+    code: str
+    points: int
+    reason: str
+    action: str
+
+
+@dataclass(frozen=True)
+class ChurnRisk:
+    """A score from 0 (safe) to 100 (about to leave) and the factors that made it."""
+
+    score: int
+    factors: tuple[Factor, ...] = field(default_factory=tuple)
+    insufficient_data: bool = False
+
+    @property
+    def band(self) -> str:
+        """'low', 'medium' or 'high'."""
+        return risk_band(self.score) or "low"
+
+    @property
+    def top_factor(self) -> Factor | None:
+        """The factor that raises the risk most, if any does."""
+        raising = [f for f in self.factors if f.points > 0]
+        return raising[0] if raising else None
+
+    @property
+    def next_action(self) -> str:
+        """The suggested next step: the top risk's action, or keep up what works."""
+        top = self.top_factor
+        return top.action if top else KEEP_GOING_ACTION
+
+
+KEEP_GOING_ACTION = "Keep doing what works: a thank-you note or an invitation to share feedback."
+
+
+def _days(delta: timedelta) -> int:
+    return max(0, int(delta.total_seconds() // 86400))
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def score_churn_risk(facts: CustomerFacts, now: datetime) -> ChurnRisk:
+    """Score one customer at `now`, with every factor that moved the score."""
+    if facts.event_count <= 0 and facts.latest_nps is None and facts.latest_satisfaction is None:
+        return ChurnRisk(
+            score=INSUFFICIENT_DATA_SCORE,
+            factors=(
+                Factor(
+                    "insufficient_data",
+                    0,
+                    "No engagement recorded yet",
+                    "Log their first touchpoint, or send a welcome check-in.",
+                ),
+            ),
+            insufficient_data=True,
+        )
+
+    factors: list[Factor] = []
+    tenure = _days(now - facts.signup_date) if facts.signup_date else None
+    is_new = tenure is not None and tenure < NEW_CUSTOMER_DAYS
+    # Dates after `now` (clock skew, typos) count as "just now", never as negative silence.
+    since_engagement = _days(now - facts.last_engagement) if facts.last_engagement else None
+
+    if is_new:
+        quiet = since_engagement if since_engagement is not None else tenure
+        if quiet is not None and quiet >= NEW_CUSTOMER_QUIET_DAYS:
+            factors.append(
+                Factor(
+                    "onboarding_stalled",
+                    NEW_CUSTOMER_QUIET_POINTS,
+                    f"New customer, quiet for {_plural(quiet, 'day')}",
+                    "Offer an onboarding session to get them to their first success.",
+                )
+            )
+    elif since_engagement is None:
+        factors.append(
+            Factor(
+                "never_engaged",
+                INACTIVE_DAYS_STEPS[0][1],
+                "Never engaged since signing up",
+                "Call them: find out what they hoped for and help them get started.",
+            )
+        )
+    else:
+        for threshold, points in INACTIVE_DAYS_STEPS:
+            if since_engagement > threshold:
+                factors.append(
+                    Factor(
+                        "inactive",
+                        points,
+                        f"No activity in {_plural(since_engagement, 'day')}",
+                        "Reach out with a personal check-in call or e-mail.",
+                    )
+                )
+                break
+
+    if not is_new and facts.event_count > 0:
+        since_login = _days(now - facts.last_login) if facts.last_login else None
+        if since_login is None or since_login > NO_LOGIN_DAYS:
+            reason = (
+                "Has never logged in" if since_login is None else f"No login in {since_login} days"
+            )
+            factors.append(
+                Factor(
+                    "no_login",
+                    NO_LOGIN_POINTS,
+                    reason,
+                    "Offer a short walkthrough of what is new since their last visit.",
+                )
+            )
+
+    if (
+        facts.previous_activity >= TREND_MIN_PREVIOUS
+        and facts.recent_activity < facts.previous_activity * TREND_DROP_RATIO
+    ):
+        factors.append(
+            Factor(
+                "activity_drop",
+                TREND_DROP_POINTS,
+                f"Activity fell from {facts.previous_activity} to {facts.recent_activity} "
+                "events month over month",
+                "Ask what changed for them: a new team, a new priority, a missing feature?",
+            )
+        )
+    elif (
+        facts.previous_activity > 0
+        and facts.recent_activity >= facts.previous_activity * TREND_GROWTH_RATIO
+    ):
+        factors.append(
+            Factor(
+                "activity_growth",
+                TREND_GROWTH_POINTS,
+                f"Activity grew from {facts.previous_activity} to {facts.recent_activity} "
+                "events month over month",
+                KEEP_GOING_ACTION,
+            )
+        )
+    elif facts.recent_activity >= HEALTHY_ACTIVITY:
+        factors.append(
+            Factor(
+                "active",
+                HEALTHY_ACTIVITY_POINTS,
+                f"Active: {facts.recent_activity} events in the last {RECENT_DAYS} days",
+                KEEP_GOING_ACTION,
+            )
+        )
+
+    if facts.support_tickets >= SUPPORT_TICKETS_SOME:
+        points = (
+            SUPPORT_MANY_POINTS
+            if facts.support_tickets >= SUPPORT_TICKETS_MANY
+            else SUPPORT_SOME_POINTS
+        )
+        factors.append(
+            Factor(
+                "support_trouble",
+                points,
+                f"{_plural(facts.support_tickets, 'support ticket')} in {SUPPORT_WINDOW_DAYS} days",
+                "Escalate their open issues and follow up personally once they are fixed.",
+            )
+        )
+
+    if facts.payment_failures > 0:
+        factors.append(
+            Factor(
+                "payment_failed",
+                min(PAYMENT_FAILURE_MAX_POINTS, PAYMENT_FAILURE_POINTS * facts.payment_failures),
+                f"{_plural(facts.payment_failures, 'failed payment')} in "
+                f"{PAYMENT_WINDOW_DAYS} days",
+                "Contact them to update their payment details before access lapses.",
+            )
+        )
+
+    if facts.cancellation_requests > 0:
+        factors.append(
+            Factor(
+                "cancellation_request",
+                CANCELLATION_REQUEST_POINTS,
+                f"Asked to cancel in the last {PLAN_CHANGE_WINDOW_DAYS} days",
+                "Call them today: listen to why, and offer help with what is not working.",
+            )
+        )
+    if facts.downgrades > 0:
+        factors.append(
+            Factor(
+                "downgrade",
+                DOWNGRADE_POINTS,
+                f"Downgraded in the last {PLAN_CHANGE_WINDOW_DAYS} days",
+                "Review how they use the product and show the features they pay for.",
+            )
+        )
+    if facts.upgrades > 0:
+        factors.append(
+            Factor(
+                "upgrade",
+                UPGRADE_POINTS,
+                f"Upgraded in the last {PLAN_CHANGE_WINDOW_DAYS} days",
+                "Welcome them to the new plan and help them use what it adds.",
+            )
+        )
+
+    if facts.latest_nps is not None:
+        if facts.latest_nps <= 6:
+            factors.append(
+                Factor(
+                    "nps_detractor",
+                    NPS_DETRACTOR_POINTS,
+                    f"Gave an NPS of {facts.latest_nps} (detractor)",
+                    "Reply personally to their feedback and close the loop on it.",
+                )
+            )
+        elif facts.latest_nps >= 9:
+            factors.append(
+                Factor(
+                    "nps_promoter",
+                    NPS_PROMOTER_POINTS,
+                    f"Gave an NPS of {facts.latest_nps} (promoter)",
+                    "Thank them, and ask whether they would share a review or a referral.",
+                )
+            )
+    if facts.latest_satisfaction is not None:
+        if facts.latest_satisfaction <= 2:
+            factors.append(
+                Factor(
+                    "low_satisfaction",
+                    SATISFACTION_LOW_POINTS,
+                    f"Rated satisfaction {facts.latest_satisfaction} of 5",
+                    "Follow up personally on what disappointed them.",
+                )
+            )
+        elif facts.latest_satisfaction >= 5:
+            factors.append(
+                Factor(
+                    "high_satisfaction",
+                    SATISFACTION_HIGH_POINTS,
+                    "Rated satisfaction 5 of 5",
+                    "Thank them, and ask what they value most.",
+                )
+            )
+
+    raw = BASE_SCORE + sum(f.points for f in factors)
+    ordered = tuple(sorted(factors, key=lambda f: (-abs(f.points), f.code)))
+    return ChurnRisk(score=max(0, min(100, raw)), factors=ordered)
+
+
+def factors_to_json(risk: ChurnRisk) -> list[dict]:
+    """The factors as stored beside the score on the customer row."""
+    return [
+        {"code": f.code, "points": f.points, "reason": f.reason, "action": f.action}
+        for f in risk.factors
+    ]
+
+
+def factors_from_json(data: object) -> tuple[Factor, ...]:
+    """Factors back from storage, tolerating missing keys or junk."""
+    if not isinstance(data, list):
+        return ()
+    factors = []
+    for item in data:
+        if not isinstance(item, dict):
+            continue
+        try:
+            points = int(item.get("points", 0))
+        except (TypeError, ValueError):
+            points = 0
+        factors.append(
+            Factor(
+                code=str(item.get("code", "")),
+                points=points,
+                reason=str(item.get("reason", "")),
+                action=str(item.get("action", "")),
+            )
+        )
+    return tuple(factors)

@@ -1,0 +1,97 @@
+"""Engagement events: log, edit, delete, page through, and keep the score current after each."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from loyalty.models import Customer, EngagementEvent
+from loyalty.services.scoring import rescore
+
+TIMELINE_PAGE = 20
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    """Some of a customer's events, newest first, and where the next (older) page starts."""
+
+    events: list[EngagementEvent]
+    older_cursor: str
+
+
+def log_event(
+    session: Session, customer: Customer, event_type: str, event_date: datetime, details: dict
+) -> EngagementEvent:
+    """Record an event for a customer and rescore them."""
+    event = EngagementEvent(
+        user_id=customer.user_id,
+        customer_id=customer.id,
+        event_type=event_type,
+        event_date=event_date,
+        details=details,
+    )
+    session.add(event)
+    session.flush()
+    rescore(session, customer.user_id, customer_ids=[customer.id])
+    return event
+
+
+def update_event(
+    session: Session, event: EngagementEvent, event_type: str, event_date: datetime, details: dict
+) -> EngagementEvent:
+    """Correct an event and rescore its customer."""
+    event.event_type = event_type
+    event.event_date = event_date
+    event.details = details
+    session.flush()
+    rescore(session, event.user_id, customer_ids=[event.customer_id])
+    return event
+
+
+def delete_event(session: Session, event: EngagementEvent) -> None:
+    """Remove an event and rescore its customer."""
+    account_id, customer_id = event.user_id, event.customer_id
+    session.delete(event)
+    session.flush()
+    rescore(session, account_id, customer_ids=[customer_id])
+
+
+def _encode(event: EngagementEvent) -> str:
+    raw = f"{event.event_date.isoformat()}|{event.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[datetime, uuid.UUID] | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, ident = raw.split("|")
+        return datetime.fromisoformat(moment), uuid.UUID(ident)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def timeline(
+    session: Session, customer: Customer, older_than: str = "", limit: int = TIMELINE_PAGE
+) -> TimelinePage:
+    """A page of the customer's timeline (keyset on date and id, so any depth is fast)."""
+    e = EngagementEvent
+    statement = select(e).where(e.customer_id == customer.id)
+    if older_than:
+        position = _decode(older_than)
+        if position is None:
+            return TimelinePage([], "")
+        moment, ident = position
+        statement = statement.where(
+            or_(e.event_date < moment, and_(e.event_date == moment, e.id < ident))
+        )
+    rows = list(
+        session.scalars(statement.order_by(e.event_date.desc(), e.id.desc()).limit(limit + 1))
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return TimelinePage(rows, _encode(rows[-1]) if more and rows else "")

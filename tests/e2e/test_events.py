@@ -1,0 +1,35 @@
+"""Logging engagement in a real browser: the timeline and the score change in place."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.e2e.test_customers_table import add_customer
+
+
+def test_logging_events_changes_score_and_reasons_without_reload(signed_up):
+    page = signed_up
+    add_customer(page, "Frank", "f-6", "frank@example.com", signup="2025-01-10")
+    risk = page.locator("#churn-risk")
+    expect(risk).to_contain_text("No engagement recorded yet")
+    page.evaluate("window.__marker = 'same page'")
+
+    page.get_by_text("Log an event").click()
+    page.get_by_label("Event type").select_option("support_ticket")
+    page.get_by_label("Details", exact=True).fill("Export keeps failing")
+    page.get_by_role("button", name="Log event").click()
+    expect(page.locator("#timeline")).to_contain_text("Export keeps failing")
+    expect(risk).not_to_contain_text("No engagement recorded yet")
+
+    page.get_by_text("Log an event").click()
+    page.get_by_label("Event type").select_option("cancellation_request")
+    page.get_by_role("button", name="Log event").click()
+    expect(risk).to_contain_text("Asked to cancel")
+    expect(risk).to_contain_text("Call them today")
+    expect(page.locator("#timeline li[id^=event-]")).to_have_count(2)
+    assert page.evaluate("window.__marker") == "same page"
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete Cancellation request").click()
+    expect(risk).not_to_contain_text("Asked to cancel")
+    expect(page.locator("#timeline li[id^=event-]")).to_have_count(1)

@@ -1,0 +1,304 @@
+"""Engagement events on the customer page, and scores that follow them."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from loyalty.domain.scoring import CustomerFacts, score_churn_risk
+from loyalty.extensions import db
+from loyalty.models import Customer, EngagementEvent, ScoreSnapshot
+from loyalty.services.scoring import compute_scores, rescore
+from loyalty.types import utcnow
+from tests import factories
+
+HTMX = {"HX-Request": "true"}
+
+
+def make_customer(app, owner, **fields):
+    with app.app_context():
+        customer = factories.make_customer(db.session, owner, **fields)
+        db.session.commit()
+        return customer.id
+
+
+def add_events(app, owner, customer_id, *events):
+    with app.app_context():
+        for event_type, days_ago in events:
+            db.session.add(
+                EngagementEvent(
+                    user_id=owner.id,
+                    customer_id=customer_id,
+                    event_type=event_type,
+                    event_date=utcnow() - timedelta(days=days_ago),
+                    details={},
+                )
+            )
+        db.session.commit()
+
+
+def event_form(event_type="login", when=None, text="", **extra):
+    when = when or (utcnow() - timedelta(hours=1))
+    data = {
+        "event_type": event_type,
+        "event_date": when.strftime("%Y-%m-%dT%H:%M"),
+        "text": text,
+    }
+    data.update(extra)
+    return data
+
+
+def stored(app, customer_id) -> Customer:
+    with app.app_context():
+        return db.session.get(Customer, customer_id)
+
+
+def test_new_customer_is_scored_with_insufficient_data(signed_in):
+    response = signed_in.post(
+        "/customers/new",
+        data={
+            "external_customer_id": "n-1",
+            "name": "Newbie",
+            "email": "n@x.org",
+            "signup_date": "2026-01-01",
+        },
+    )
+    html = signed_in.get(response.headers["Location"]).text
+    assert "No engagement recorded yet" in html
+    assert "Log their first touchpoint" in html
+    assert "Scored" in html
+
+
+def test_logging_an_event_updates_timeline_score_and_last_engagement(app, signed_in, user):
+    cid = make_customer(app, user, signup_date=utcnow() - timedelta(days=200))
+    add_events(app, user, cid, ("login", 90))
+    with app.app_context():
+        rescore(db.session, user.id)
+        db.session.commit()
+    before = stored(app, cid).churn_risk_score
+
+    response = signed_in.post(
+        f"/customers/{cid}/events", data=event_form("login", text="Came back"), headers=HTMX
+    )
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith('<div id="timeline"')
+    assert "Came back" in response.text
+    assert 'id="churn-risk" hx-swap-oob="true"' in response.text
+    assert 'id="customer-profile" class=' in response.text
+    assert "Event logged." in response.text
+
+    after = stored(app, cid)
+    assert after.churn_risk_score < before
+    assert after.last_engagement_date > utcnow() - timedelta(hours=2)
+
+
+def test_custom_event_types_and_details(app, signed_in, user):
+    cid = make_customer(app, user)
+    response = signed_in.post(
+        f"/customers/{cid}/events",
+        data=event_form(
+            "__other__",
+            custom_type="Trial Started",
+            **{"pairs-0-key": "plan", "pairs-0-value": "pro"},
+        ),
+        headers=HTMX,
+    )
+    assert response.status_code == 200
+    with app.app_context():
+        event = db.session.scalar(select(EngagementEvent))
+    assert event.event_type == "trial_started"
+    assert event.details == {"plan": "pro"}
+    assert "Trial started" in response.text
+
+
+def test_event_form_errors_come_back_in_place(app, signed_in, user):
+    cid = make_customer(app, user)
+    response = signed_in.post(
+        f"/customers/{cid}/events",
+        data={"event_type": "__other__", "custom_type": "bad type!", "event_date": "yesterday"},
+        headers=HTMX,
+    )
+    assert response.status_code == 422
+    assert "Use letters, digits and underscores only" in response.text
+    assert "Enter a date and time" in response.text
+
+
+def test_payment_failures_do_not_count_as_engagement(app, signed_in, user):
+    cid = make_customer(app, user)
+    signed_in.post(f"/customers/{cid}/events", data=event_form("payment_failed"), headers=HTMX)
+    customer = stored(app, cid)
+    assert customer.last_engagement_date is None
+    assert any(f["code"] == "payment_failed" for f in customer.churn_risk_factors)
+
+
+def test_edit_and_delete_an_event_rescore(app, signed_in, user):
+    cid = make_customer(app, user, signup_date=utcnow() - timedelta(days=300))
+    signed_in.post(f"/customers/{cid}/events", data=event_form("login"), headers=HTMX)
+    with app.app_context():
+        event_id = db.session.scalar(select(EngagementEvent.id))
+    fresh = stored(app, cid).churn_risk_score
+
+    old = utcnow() - timedelta(days=100)
+    prefix = f"e-{event_id.hex[:12]}-"
+    form = signed_in.get(f"/events/{event_id}/edit", headers=HTMX)
+    assert f'name="{prefix}event_type"' in form.text
+    edited = signed_in.post(
+        f"/events/{event_id}/edit",
+        data={f"{prefix}{k}": v for k, v in event_form("login", when=old).items()},
+        headers=HTMX,
+    )
+    assert edited.status_code == 200
+    assert edited.headers["HX-Retarget"] == "#timeline"
+    assert stored(app, cid).churn_risk_score > fresh
+
+    deleted = signed_in.post(f"/events/{event_id}/delete", headers=HTMX)
+    assert "No engagement recorded yet" in deleted.text
+    assert stored(app, cid).last_engagement_date is None
+
+
+def test_timeline_pages_back_through_a_long_history(app, signed_in, user):
+    cid = make_customer(app, user)
+    add_events(app, user, cid, *[("feature_used", n) for n in range(45)])
+    page = signed_in.get(f"/customers/{cid}").text
+    assert page.count('id="event-') == 20
+    older = re.search(r'hx-get="(/customers/[^"]+/events\?older=[^"]+)"', page).group(1)
+    second = signed_in.get(older.replace("&amp;", "&"), headers=HTMX).text
+    assert second.count('id="event-') == 20
+    third_url = re.search(r'hx-get="(/customers/[^"]+/events\?older=[^"]+)"', second).group(1)
+    third = signed_in.get(third_url.replace("&amp;", "&"), headers=HTMX).text
+    assert third.count('id="event-') == 5
+    assert "Show older events" not in third
+
+
+def test_other_accounts_events_are_404(app, signed_in):
+    with app.app_context():
+        other = factories.make_user(db.session)
+        theirs = factories.make_customer(db.session, other)
+        event = EngagementEvent(
+            user_id=other.id,
+            customer_id=theirs.id,
+            event_type="login",
+            event_date=utcnow(),
+            details={},
+        )
+        db.session.add(event)
+        db.session.commit()
+        event_id, customer_id = event.id, theirs.id
+    assert signed_in.post(f"/customers/{customer_id}/events", data=event_form()).status_code == 404
+    assert signed_in.get(f"/events/{event_id}/edit", headers=HTMX).status_code == 404
+    assert signed_in.post(f"/events/{event_id}/edit", data=event_form()).status_code == 404
+    assert signed_in.post(f"/events/{event_id}/delete").status_code == 404
+
+
+def test_set_based_scores_equal_the_per_customer_function(app, user):
+    now = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    histories = {
+        "quiet": [("login", 80), ("support_ticket", 75)],
+        "busy": [("login", d) for d in range(0, 60, 3)] + [("feature_used", 2)],
+        "troubled": [
+            ("support_ticket", 3),
+            ("support_ticket", 5),
+            ("support_ticket", 9),
+            ("support_ticket", 20),
+            ("payment_failed", 10),
+            ("downgrade", 40),
+        ],
+        "leaving": [("cancellation_request", 1), ("login", 1), ("note", 0.5)],
+        "future": [("login", -5), ("login", 40)],
+        "empty": [],
+    }
+    with app.app_context():
+        session = db.session
+        customers = {}
+        for name, events in histories.items():
+            customer = factories.make_customer(
+                session, user, name=name, signup_date=now - timedelta(days=365)
+            )
+            customers[name] = customer
+            for event_type, days in events:
+                session.add(
+                    EngagementEvent(
+                        user_id=user.id,
+                        customer_id=customer.id,
+                        event_type=event_type,
+                        event_date=now - timedelta(days=days),
+                        details={},
+                    )
+                )
+        session.flush()
+        computed = compute_scores(session, user.id, now)
+        for name, events in histories.items():
+            past = [(t, now - timedelta(days=d)) for t, d in events if d >= 0]
+
+            def count(types, window, past=past):
+                return sum(
+                    1 for t, when in past if t in types and when >= now - timedelta(days=window)
+                )
+
+            engaged = [(t, w) for t, w in past if t not in ("payment_failed", "note")]
+            facts = CustomerFacts(
+                signup_date=now - timedelta(days=365),
+                last_engagement=max((w for _t, w in engaged), default=None),
+                last_login=max((w for t, w in past if t == "login"), default=None),
+                event_count=len(past),
+                recent_activity=sum(1 for _t, w in engaged if w >= now - timedelta(days=30)),
+                previous_activity=sum(
+                    1
+                    for _t, w in engaged
+                    if now - timedelta(days=60) <= w < now - timedelta(days=30)
+                ),
+                recent_logins=count({"login"}, 30),
+                support_tickets=count({"support_ticket"}, 30),
+                payment_failures=count({"payment_failed"}, 60),
+                downgrades=count({"downgrade"}, 90),
+                upgrades=count({"upgrade"}, 90),
+                cancellation_requests=count({"cancellation_request"}, 90),
+            )
+            risk, _last = computed[customers[name].id]
+            assert risk == score_churn_risk(facts, now), name
+
+
+def test_rescore_command_recomputes_every_account_and_records_a_snapshot(app, runner, user):
+    cid = make_customer(app, user, signup_date=utcnow() - timedelta(days=200))
+    add_events(app, user, cid, ("login", 45))
+    result = runner.invoke(args=["rescore"])
+    assert result.exit_code == 0, result.output
+    assert f"{user.email}: rescored 1 customers." in result.output
+    customer = stored(app, cid)
+    assert customer.churn_risk_score is not None
+    assert customer.churn_scored_at is not None
+    assert any("No activity in 45 days" == f["reason"] for f in customer.churn_risk_factors)
+    with app.app_context():
+        snapshot = db.session.scalar(select(ScoreSnapshot))
+    assert snapshot.customer_count == 1
+
+
+def test_rescore_command_for_an_unknown_account_fails_clearly(runner):
+    result = runner.invoke(args=["rescore", "--email", "ghost@example.com"])
+    assert result.exit_code != 0
+    assert "No account with the e-mail ghost@example.com." in result.output
+
+
+def test_customer_page_runs_a_constant_number_of_statements(app, signed_in, user):
+    from sqlalchemy import event as sa_event
+
+    cid = make_customer(app, user)
+    counts = []
+    for batch in (1, 40):
+        add_events(app, user, cid, *[("login", n) for n in range(batch)])
+        seen = 0
+
+        def count(*_args):
+            nonlocal seen
+            seen += 1
+
+        engine = app.extensions["db"].engine
+        sa_event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert signed_in.get(f"/customers/{cid}").status_code == 200
+        finally:
+            sa_event.remove(engine, "before_cursor_execute", count)
+        counts.append(seen)
+    assert counts[0] == counts[1]
