@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import click
@@ -53,22 +54,87 @@ def rescore_command(email: str | None) -> None:
 
     from loyalty.extensions import db
     from loyalty.models import User
+    from loyalty.services.accounts import find_account
     from loyalty.services.scoring import rescore
 
     session = db.session
-    accounts = select(User).order_by(User.email)
     if email:
-        accounts = accounts.where(User.email == email.strip().lower())
-    users = list(session.scalars(accounts))
-    if email and not users:
-        raise click.ClickException(f"No account with the e-mail {email}.")
+        account = find_account(session, email)
+        if account is None:
+            raise click.ClickException(f"No account with the e-mail {email}.")
+        users = [account]
+    else:
+        users = list(session.scalars(select(User).order_by(User.email)))
     for user in users:
         count = rescore(session, user.id)
         session.commit()
         click.echo(f"{user.email}: rescored {count} customers.")
 
 
+@click.command("import-customers")
+@with_appcontext
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--email", required=True, help="The account to import into.")
+@click.option("--skip-invalid", is_flag=True, help="Import the valid rows and skip the rest.")
+@click.option(
+    "--map",
+    "overrides",
+    multiple=True,
+    metavar="FIELD=COLUMN",
+    help="Override the suggested mapping, e.g. --map email='Billing Email'.",
+)
+def import_customers_command(
+    file: Path, email: str, skip_invalid: bool, overrides: tuple[str, ...]
+) -> None:
+    """Import customers from a CSV or JSON FILE (all or nothing unless --skip-invalid)."""
+    from loyalty.domain import importing
+    from loyalty.extensions import db
+    from loyalty.services.accounts import find_account
+    from loyalty.services.imports import ImportHasErrors, import_records
+
+    session = db.session
+    account = find_account(session, email)
+    if account is None:
+        raise click.ClickException(f"No account with the e-mail {email}.")
+    content = file.read_bytes()
+    try:
+        file_format = importing.detect_format(file.name, content[:4096])
+    except importing.ImportFileError as error:
+        raise click.ClickException(str(error)) from error
+
+    def table():
+        return importing.read_table(io.BytesIO(content), file_format)
+
+    mapping = importing.suggest_mapping(table().columns)
+    for override in overrides:
+        field, _, column = override.partition("=")
+        if field not in mapping:
+            raise click.ClickException(f"Unknown field {field!r}: use one of {', '.join(mapping)}.")
+        mapping[field] = column or None
+    click.echo("Mapping: " + ", ".join(f"{k}={v}" for k, v in mapping.items() if v))
+    try:
+        result = import_records(session, account.id, table, mapping, skip_invalid)
+    except ImportHasErrors as error:
+        session.rollback()
+        for problem in error.report.errors[:50]:
+            click.echo(f"  row {problem.row}, {problem.field}: {problem.message}", err=True)
+        raise click.ClickException(
+            f"{error.report.rows_with_errors} rows have problems; nothing was imported "
+            "(use --skip-invalid to import the valid rows)."
+        ) from error
+    except importing.ImportFileError as error:
+        session.rollback()
+        raise click.ClickException(str(error)) from error
+    session.commit()
+    counts = result.counts
+    click.echo(
+        f"Imported: {counts.created} added, {counts.updated} updated, {counts.unchanged} "
+        f"unchanged, {result.skipped} skipped."
+    )
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(db_cli)
     app.cli.add_command(rescore_command)
+    app.cli.add_command(import_customers_command)

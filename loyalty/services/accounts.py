@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -111,9 +110,9 @@ def session_key(token: str) -> str:
     return _digest(token)
 
 
-def account_by_id(session: Session, user_id: uuid.UUID) -> User | None:
-    """Load an account by id."""
-    return session.get(User, user_id)
+def find_account(session: Session, email: str) -> User | None:
+    """The account with this e-mail address, if any."""
+    return session.scalar(select(User).where(User.email == normalize_email(email)))
 
 
 def touch(user_session: UserSession) -> None:

@@ -218,5 +218,9 @@ def customer_page(session: Session, query: CustomerQuery) -> CustomerPage:
 
 def all_matching(session: Session, filters: CustomerFilters, sort: str, direction: Direction):
     """Every matching customer in order, streamed in batches (for exports)."""
-    statement = _ordered(filtered(select(Customer), filters), sort, direction == "asc")
+    statement = _ordered(
+        filtered(select(Customer).options(selectinload(Customer.tags)), filters),
+        sort,
+        direction == "asc",
+    )
     return session.scalars(statement.execution_options(yield_per=1000))

@@ -1,0 +1,254 @@
+"""Import a file (upload, map, check, import) and export the current view."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+from sqlalchemy import func, select
+
+from loyalty.extensions import db
+from loyalty.models import Customer, CustomerTag, ImportUpload
+from tests import factories
+
+HTMX = {"HX-Request": "true"}
+
+GOOD_CSV = (
+    "Customer ID;Full Name;Email Address;Created (UTC);Labels\n"
+    "cus_1;Ada Lovelace;ADA@example.com;2026-01-05 10:00:00;vip, beta\n"
+    "cus_2;Alan Turing;alan@example.com;1767225600;\n"
+)
+
+
+def upload(client, content: bytes | str, filename="customers.csv"):
+    data = content.encode() if isinstance(content, str) else content
+    return client.post(
+        "/customers/import",
+        data={"file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+    )
+
+
+def review_url(response) -> str:
+    assert response.status_code == 303, response.text
+    return response.headers["Location"]
+
+
+def mapping_form(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="(map-[a-z_]+)" value="([^"]*)"', html))
+
+
+def count(app, model=Customer) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_upload_suggests_mapping_from_common_export_headers(signed_in):
+    url = review_url(upload(signed_in, GOOD_CSV))
+    html = signed_in.get(url).text
+    mapping = mapping_form(html)
+    assert mapping["map-external_customer_id"] == "Customer ID"
+    assert mapping["map-name"] == "Full Name"
+    assert mapping["map-email"] == "Email Address"
+    assert mapping["map-signup_date"] == "Created (UTC)"
+    assert mapping["map-tags"] == "Labels"
+    assert "All 2 rows are ready to import." in html
+    assert "Ada Lovelace" in html  # the sample rows
+
+
+def test_clean_import_creates_customers_and_second_import_changes_nothing(app, signed_in):
+    url = review_url(upload(signed_in, GOOD_CSV))
+    mapping = mapping_form(signed_in.get(url).text)
+    done = signed_in.post(url, data={**mapping, "mode": "all"})
+    assert done.status_code == 303
+    assert "Import finished: 2 added, 0 updated, 0 unchanged." in signed_in.get("/customers").text
+    with app.app_context():
+        ada = db.session.scalar(select(Customer).where(Customer.external_customer_id == "cus_1"))
+        assert ada.email == "ada@example.com"
+        assert ada.signup_date.isoformat() == "2026-01-05T10:00:00+00:00"
+        assert sorted(t.tag for t in ada.tags) == ["beta", "vip"]
+        assert ada.churn_risk_score is not None
+        alan = db.session.scalar(select(Customer).where(Customer.external_customer_id == "cus_2"))
+        assert alan.signup_date.isoformat() == "2026-01-01T00:00:00+00:00"
+        assert db.session.scalar(select(func.count()).select_from(ImportUpload)) == 0
+
+    again = review_url(upload(signed_in, GOOD_CSV))
+    signed_in.post(again, data={**mapping_form(signed_in.get(again).text), "mode": "all"})
+    assert "Import finished: 0 added, 0 updated, 2 unchanged." in signed_in.get("/customers").text
+    assert count(app) == 2
+
+
+def test_reimport_updates_instead_of_duplicating(app, signed_in, user):
+    with app.app_context():
+        factories.make_customer(db.session, user, external_customer_id="cus_1", name="Old Name")
+        db.session.commit()
+    url = review_url(upload(signed_in, GOOD_CSV))
+    signed_in.post(url, data={**mapping_form(signed_in.get(url).text), "mode": "all"})
+    assert "1 added, 1 updated" in signed_in.get("/customers").text
+    with app.app_context():
+        names = sorted(db.session.scalars(select(Customer.name)))
+    assert names == ["Ada Lovelace", "Alan Turing"]
+
+
+def test_one_bad_row_writes_nothing_by_default(app, signed_in):
+    content = GOOD_CSV + "cus_3;;not-an-email;31/02/2026;\ncus_1;Dup;dup@example.com;;\n"
+    url = review_url(upload(signed_in, content))
+    html = signed_in.get(url).text
+    assert "2 of 4 rows are valid; 2 have problems." in html
+    assert "&#39;not-an-email&#39; is not an e-mail address." in html
+    assert "&#39;cus_1&#39; already appears in row 2." in html
+    assert re.search(r"<td[^>]*>4</td><td[^>]*>Name</td><td[^>]*>Missing.</td>", html)
+
+    refused = signed_in.post(url, data={**mapping_form(html), "mode": "all"}, headers=HTMX)
+    assert refused.status_code == 422
+    assert "Nothing was imported" in refused.text
+    assert count(app) == 0
+
+    skipped = signed_in.post(url, data={**mapping_form(html), "mode": "skip_invalid"})
+    assert skipped.status_code == 303
+    assert "2 added, 0 updated, 0 unchanged, 2 skipped" in signed_in.get("/customers").text
+    assert count(app) == 2
+
+
+def test_changing_the_mapping_rechecks_the_file(signed_in):
+    content = "id,first,last,mail\n7,Grace,Hopper,grace@example.com\n"
+    url = review_url(upload(signed_in, content))
+    html = signed_in.get(url).text
+    assert mapping_form(html)["map-name"] == ""
+    assert mapping_form(html)["map-first_name"] == "first"
+    fragment = signed_in.get(
+        url + "?map-external_customer_id=id&map-name=&map-first_name=first&map-last_name=last"
+        "&map-email=mail",
+        headers=HTMX,
+    )
+    assert "<html" not in fragment.text
+    assert "All 1 rows are ready to import." in fragment.text
+    missing = signed_in.get(url + "?map-external_customer_id=id&map-email=", headers=HTMX)
+    assert "Choose the column that holds the e-mail." in missing.text
+
+
+def test_json_import_array_or_wrapped(app, signed_in):
+    payload = {
+        "customers": [
+            {
+                "externalCustomerId": "j1",
+                "name": "Json One",
+                "email": "j1@example.com",
+                "signupDate": "2026-02-01T09:00:00+02:00",
+                "tags": ["Trial"],
+            },
+        ]
+    }
+    url = review_url(upload(signed_in, json.dumps(payload), "export.json"))
+    html = signed_in.get(url).text
+    assert "All 1 rows are ready to import." in html
+    signed_in.post(url, data={**mapping_form(html), "mode": "all"})
+    with app.app_context():
+        customer = db.session.scalar(select(Customer))
+        assert customer.signup_date.isoformat() == "2026-02-01T07:00:00+00:00"
+        assert [t.tag for t in customer.tags] == ["trial"]
+
+
+def test_unreadable_files_get_clear_errors_and_write_nothing(app, signed_in):
+    cases = [
+        (b"\x89PNG\r\n\x1a\n\x00\x00binary", "photo.csv", "binary file"),
+        ("id,name,email\n1,Jos\xe9,x@y.z\n".encode("latin-1"), "latin.csv", "not UTF-8"),
+        (b"", "empty.csv", "The file is empty"),
+        (b"[" * 100000 + b"]" * 100000, "deep.json", "nested too deeply"),
+        (b'{"a": 1', "broken.json", "The JSON is not valid"),
+        (b'"just a string"', "str.json", "Expected a list of customers"),
+    ]
+    for content, name, message in cases:
+        response = upload(signed_in, content, name)
+        if response.status_code == 303:  # problems found while reading rows, after upload
+            html = signed_in.get(response.headers["Location"], follow_redirects=True).text
+        else:
+            assert response.status_code == 422, name
+            html = response.text
+        assert message in html, name
+    assert count(app) == 0
+
+
+def test_upload_without_a_file_says_so(signed_in):
+    response = signed_in.post("/customers/import", data={}, content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "Choose a CSV or JSON file to import." in response.text
+
+
+def test_oversized_upload_is_a_clear_413(make_app, user):
+    app = make_app(MAX_CONTENT_LENGTH=1024)
+    client = app.test_client()
+    client.post("/login", data={"email": user.email, "password": "correct horse battery"})
+    response = upload(client, "id,name,email\n" + "x" * 5000)
+    assert response.status_code == 413
+    assert "That file is too large" in response.text
+
+
+def test_another_accounts_upload_is_404(app, signed_in):
+    with app.app_context():
+        other = factories.make_user(db.session)
+        stored = ImportUpload(
+            user_id=other.id, filename="x.csv", file_format="csv", size=1, content=b"a"
+        )
+        db.session.add(stored)
+        db.session.commit()
+        upload_id = stored.id
+    assert signed_in.get(f"/customers/import/{upload_id}").status_code == 404
+    assert signed_in.post(f"/customers/import/{upload_id}", data={"mode": "all"}).status_code == 404
+
+
+def test_export_the_filtered_view_as_csv_and_json(app, signed_in, user):
+    with app.app_context():
+        evil = factories.make_customer(
+            db.session, user, name="=HYPERLINK(1)", churn_risk_score=80.0, external_customer_id="e1"
+        )
+        evil.tags.append(CustomerTag(tag="vip", user_id=user.id))
+        factories.make_customer(db.session, user, name="Calm", churn_risk_score=10.0)
+        db.session.commit()
+    response = signed_in.get("/customers/export.csv?band=high")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [r["name"] for r in rows] == ["'=HYPERLINK(1)"]
+    assert rows[0]["tags"] == "vip"
+    assert rows[0]["churnRiskScore"] == "80"
+
+    data = json.loads(signed_in.get("/customers/export.json?sort=name&dir=asc").text)
+    assert [c["name"] for c in data] == ["=HYPERLINK(1)", "Calm"]
+    assert data[0].keys() >= {"externalCustomerId", "signupDate", "churnRiskScore", "tags"}
+
+
+def test_import_customers_command(app, runner, user, tmp_path):
+    path = tmp_path / "crm.csv"
+    path.write_text(GOOD_CSV)
+    result = runner.invoke(args=["import-customers", str(path), "--email", user.email])
+    assert result.exit_code == 0, result.output
+    assert "Imported: 2 added, 0 updated, 0 unchanged, 0 skipped." in result.output
+    again = runner.invoke(args=["import-customers", str(path), "--email", user.email])
+    assert "0 added, 0 updated, 2 unchanged" in again.output
+    assert count(app) == 2
+
+
+def test_import_command_refuses_a_file_with_errors(app, runner, user, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text(GOOD_CSV + "cus_9;No Mail;;;\n")
+    result = runner.invoke(args=["import-customers", str(path), "--email", user.email])
+    assert result.exit_code != 0
+    assert "row 4, email: Missing." in result.output
+    assert "nothing was imported" in result.output
+    assert count(app) == 0
+    skipped = runner.invoke(
+        args=["import-customers", str(path), "--email", user.email, "--skip-invalid"]
+    )
+    assert "2 added, 0 updated, 0 unchanged, 1 skipped" in skipped.output
+
+
+def test_import_command_needs_a_known_account(runner, tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text(GOOD_CSV)
+    result = runner.invoke(args=["import-customers", str(path), "--email", "ghost@example.com"])
+    assert result.exit_code != 0
+    assert "No account with the e-mail ghost@example.com." in result.output
