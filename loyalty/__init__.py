@@ -46,9 +46,9 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per area."""
-    from loyalty.views import auth, customers, dashboard, events, health, imports, segments
+    from loyalty.views import api, auth, customers, dashboard, events, health, imports, segments
 
-    for module in (health, auth, dashboard, imports, customers, events, segments):
+    for module in (health, auth, dashboard, imports, customers, events, segments, api):
         app.register_blueprint(module.bp)
 
 

@@ -62,6 +62,12 @@ def _load_signed_in_user(token: str):
 @login_manager.unauthorized_handler
 def _send_to_login() -> Response:
     """Anonymous visitors go to the log-in page, as a whole page even from htmx."""
+    if request.path.startswith("/api/"):
+        from loyalty.errors import problem
+
+        response = problem(401, "Authentication required", "Sign in, or send an API token.")
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
     if is_htmx():
         current = request.headers.get("HX-Current-URL", "")
         target = safe_next_url(urlsplit(current).path) if current else None

@@ -1,0 +1,244 @@
+"""Churn-risk analytics for the dashboard and the API: a handful of aggregate queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from loyalty.domain.bands import RISK_BANDS
+from loyalty.domain.scoring import factors_from_json
+from loyalty.models import (
+    Customer,
+    CustomerSegment,
+    CustomerSegmentMembership,
+    EngagementEvent,
+    ScoreSnapshot,
+)
+from loyalty.types import utcnow
+
+AT_RISK_LIMIT = 10
+TREND_WEEKS = 12
+DECILES = 10
+
+
+@dataclass
+class AtRisk:
+    """A customer near the top of the risk list, with why and what to do."""
+
+    id: str
+    name: str
+    external_customer_id: str
+    score: float
+    reason: str
+    action: str
+
+
+@dataclass
+class ChurnAnalytics:
+    """The account's churn picture."""
+
+    customer_count: int
+    scored_count: int
+    average_score: float | None
+    bands: list[dict]
+    deciles: list[dict]
+    segments: list[dict]
+    most_at_risk: list[AtRisk]
+    weekly_average: list[dict] = field(default_factory=list)
+    change_30_days: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """The API's shape (camelCase, as the spec names fields)."""
+        return {
+            "customerCount": self.customer_count,
+            "scoredCount": self.scored_count,
+            "averageScore": _round(self.average_score),
+            "bands": self.bands,
+            "deciles": self.deciles,
+            "segments": self.segments,
+            "mostAtRisk": [
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "externalCustomerId": c.external_customer_id,
+                    "churnRiskScore": c.score,
+                    "topReason": c.reason,
+                    "suggestedAction": c.action,
+                }
+                for c in self.most_at_risk
+            ],
+            "weeklyAverage": self.weekly_average,
+            "change30Days": self.change_30_days,
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def churn_analytics(session: Session) -> ChurnAnalytics:
+    """Counts, averages, band and decile distributions, segments, top risks, trends."""
+    score = Customer.churn_risk_score
+    band_columns = []
+    for name, low, high in RISK_BANDS:
+        condition = score >= low if high is None else (score >= low) & (score < high)
+        band_columns.append(func.coalesce(func.sum(case((condition, 1), else_=0)), 0).label(name))
+    decile_columns = [
+        func.coalesce(
+            func.sum(
+                case(
+                    (
+                        (score >= n * 10)
+                        & ((score < (n + 1) * 10) if n < DECILES - 1 else score <= 100),
+                        1,
+                    ),
+                    else_=0,
+                )
+            ),
+            0,
+        )
+        for n in range(DECILES)
+    ]
+    row = session.execute(
+        select(
+            func.count(Customer.id),
+            func.count(score),
+            func.avg(score),
+            *band_columns,
+            *decile_columns,
+        )
+    ).one()
+    total, scored, average = row[0], row[1], row[2]
+    band_counts = row[3 : 3 + len(RISK_BANDS)]
+    decile_counts = row[3 + len(RISK_BANDS) :]
+
+    bands = [
+        {"band": name, "min": low, "max": high, "count": int(count)}
+        for (name, low, high), count in zip(RISK_BANDS, band_counts, strict=True)
+    ]
+    deciles = [
+        {"min": n * 10, "max": (n + 1) * 10, "count": int(count)}
+        for n, count in enumerate(decile_counts)
+    ]
+
+    segments = [
+        {"id": str(segment_id), "name": name, "members": members, "averageScore": _round(avg)}
+        for segment_id, name, members, avg in session.execute(
+            select(
+                CustomerSegment.id,
+                CustomerSegment.name,
+                func.count(Customer.id),
+                func.avg(Customer.churn_risk_score),
+            )
+            .outerjoin(
+                CustomerSegmentMembership,
+                CustomerSegmentMembership.customer_segment_id == CustomerSegment.id,
+            )
+            .outerjoin(Customer, Customer.id == CustomerSegmentMembership.customer_id)
+            .group_by(CustomerSegment.id, CustomerSegment.name)
+            .order_by(CustomerSegment.name)
+        )
+    ]
+
+    top = session.execute(
+        select(
+            Customer.id,
+            Customer.name,
+            Customer.external_customer_id,
+            Customer.churn_risk_score,
+            Customer.churn_risk_factors,
+        )
+        .where(score.is_not(None))
+        .order_by(score.desc(), Customer.id.desc())
+        .limit(AT_RISK_LIMIT)
+    )
+    most_at_risk = []
+    for cid, name, external_id, value, factors in top:
+        raising = [f for f in factors_from_json(factors) if f.points > 0] or list(
+            factors_from_json(factors)
+        )
+        most_at_risk.append(
+            AtRisk(
+                id=str(cid),
+                name=name,
+                external_customer_id=external_id,
+                score=value,
+                reason=raising[0].reason if raising else "",
+                action=raising[0].action if raising else "",
+            )
+        )
+
+    today = utcnow().date()
+    snapshots = list(
+        session.execute(
+            select(ScoreSnapshot.day, ScoreSnapshot.average_score, ScoreSnapshot.customer_count)
+            .where(ScoreSnapshot.day >= today - timedelta(weeks=TREND_WEEKS))
+            .order_by(ScoreSnapshot.day)
+        )
+    )
+    return ChurnAnalytics(
+        customer_count=total,
+        scored_count=scored,
+        average_score=float(average) if average is not None else None,
+        bands=bands,
+        deciles=deciles,
+        segments=segments,
+        most_at_risk=most_at_risk,
+        weekly_average=_weekly(snapshots),
+        change_30_days=_change(snapshots, today, total, average),
+    )
+
+
+def _weekly(snapshots) -> list[dict]:
+    """The last snapshot of each ISO week: how the average moved week by week."""
+    weeks: dict[date, tuple] = {}
+    for day, average, count in snapshots:
+        monday = day - timedelta(days=day.weekday())
+        weeks[monday] = (average, count)
+    return [
+        {"week": monday.isoformat(), "averageScore": _round(avg), "customerCount": count}
+        for monday, (avg, count) in sorted(weeks.items())
+    ]
+
+
+def _change(snapshots, today: date, total: int, average) -> dict:
+    """How the customer count and average risk moved since about 30 days ago."""
+    past = [s for s in snapshots if s[0] <= today - timedelta(days=30)]
+    if not past:
+        return {"since": None, "customerCount": None, "averageScore": None}
+    day, past_average, past_count = past[-1]
+    return {
+        "since": day.isoformat(),
+        "customerCount": total - past_count,
+        "averageScore": _round(float(average) - past_average)
+        if average is not None and past_average is not None
+        else None,
+    }
+
+
+def engagement_trend(session: Session, weeks: int = TREND_WEEKS) -> list[dict]:
+    """Customer-initiated events per 7-day window over recent weeks, in one aggregate query."""
+    from loyalty.domain.scoring import NON_CUSTOMER_EVENT_TYPES
+
+    now = utcnow()
+    starts = [now - timedelta(weeks=weeks - n) for n in range(weeks + 1)]
+    ends = [*starts[1:], now]
+    when = EngagementEvent.event_date
+    columns = [
+        func.coalesce(func.sum(case(((when >= start) & (when < end), 1), else_=0)), 0)
+        for start, end in zip(starts, ends, strict=True)
+    ]
+    counts = session.execute(
+        select(*columns).where(
+            when >= starts[0],
+            when < now,
+            EngagementEvent.event_type.not_in(NON_CUSTOMER_EVENT_TYPES),
+        )
+    ).one()
+    return [
+        {"weekStart": start.date().isoformat(), "events": int(count)}
+        for start, count in zip(starts[:-1], counts[:-1], strict=True)
+    ]
