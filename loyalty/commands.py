@@ -133,8 +133,49 @@ def import_customers_command(
     )
 
 
+DEMO_EMAIL = "demo@loyalty-guardian.test"
+DEMO_PASSWORD = "demo-password"  # noqa: S105 (a demo account, printed on purpose)
+
+
+@click.command("seed")
+@with_appcontext
+@click.option("--email", default=DEMO_EMAIL, show_default=True, help="Account to fill.")
+@click.option("--password", default=DEMO_PASSWORD, show_default=True, help="Used if created.")
+@click.option("--customers", default=300, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--seed", "seed_value", default=42, show_default=True, help="Same seed, same data.")
+@click.option("--reset", is_flag=True, help="Replace the account's data instead of adding to it.")
+@click.option("--if-empty", is_flag=True, help="Only when the database has no account yet.")
+def seed_command(
+    email: str, password: str, customers: int, seed_value: int, reset: bool, if_empty: bool
+) -> None:
+    """Fill an account with realistic demo customers, events, surveys and segments."""
+    from sqlalchemy import func, select
+
+    from loyalty.extensions import db
+    from loyalty.models import User
+    from loyalty.services import accounts, demo
+
+    session = db.session
+    if if_empty and session.scalar(select(func.count()).select_from(User)):
+        return
+    account = accounts.find_account(session, email)
+    if account is None:
+        account = accounts.create_account(session, email, password, "Demo Company")
+        click.echo(f"Created the account {email} with the password {password!r}.")
+    if reset:
+        demo.reset_account(session, account.id)
+    result = demo.seed_account(session, account.id, customers=customers, seed=seed_value)
+    session.commit()
+    click.echo(
+        f"Seeded {result.customers} customers, {result.events} events and "
+        f"{result.responses} survey answers ({result.skipped} customers were already there)."
+    )
+    click.echo(f"Log in at http://127.0.0.1:5000/login as {email}.")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(db_cli)
     app.cli.add_command(rescore_command)
     app.cli.add_command(import_customers_command)
+    app.cli.add_command(seed_command)

@@ -10,11 +10,12 @@ just the customers whose events or answers changed. Either way the steps are the
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, delete, func, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from loyalty.domain import scoring
@@ -164,27 +165,69 @@ def rescore(
         }
         for customer_id, (risk, last_engagement) in scores.items()
     ]
-    statement = (
-        update(Customer.__table__)
-        .where(Customer.__table__.c.id == bindparam("cid"))
-        .values(
-            churn_risk_score=bindparam("score"),
-            churn_risk_factors=bindparam(
-                "factors", type_=Customer.__table__.c.churn_risk_factors.type
-            ),
-            churn_scored_at=bindparam("scored_at", type_=Customer.__table__.c.churn_scored_at.type),
-            last_engagement_date=bindparam(
-                "last_engagement", type_=Customer.__table__.c.last_engagement_date.type
-            ),
-        )
-    )
-    connection = session.connection()
-    for start in range(0, len(rows), WRITE_BATCH):
-        connection.execute(statement, rows[start : start + WRITE_BATCH])
+    _write_scores(session, rows)
     if customer_ids is None:
         record_snapshot(session, account_id, now)
     session.expire_all()
     return len(rows)
+
+
+_PG_SCORE_STAGE = """
+CREATE TEMP TABLE IF NOT EXISTS score_stage (
+    cid uuid PRIMARY KEY, score double precision, factors jsonb,
+    scored_at timestamptz, last_engagement timestamptz
+) ON COMMIT DROP
+"""
+
+_PG_APPLY_SCORES = """
+UPDATE customers c
+   SET churn_risk_score = s.score, churn_risk_factors = s.factors,
+       churn_scored_at = s.scored_at, last_engagement_date = s.last_engagement
+  FROM score_stage s
+ WHERE c.id = s.cid
+"""
+
+
+def _write_scores(session: Session, rows: list[dict]) -> None:
+    """Store scores in bulk: COPY + one UPDATE on PostgreSQL, batched updates elsewhere."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(_PG_SCORE_STAGE))
+        connection.execute(text("TRUNCATE score_stage"))
+        cursor = connection.connection.driver_connection.cursor()
+        with cursor.copy(
+            "COPY score_stage (cid, score, factors, scored_at, last_engagement) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(
+                    (
+                        row["cid"],
+                        row["score"],
+                        json.dumps(row["factors"]),
+                        row["scored_at"],
+                        row["last_engagement"],
+                    )
+                )
+        connection.execute(text(_PG_APPLY_SCORES))
+        connection.execute(text("TRUNCATE score_stage"))
+        return
+    table = Customer.__table__
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("cid"))
+        .values(
+            churn_risk_score=bindparam("score"),
+            churn_risk_factors=bindparam("factors", type_=table.c.churn_risk_factors.type),
+            churn_scored_at=bindparam("scored_at", type_=table.c.churn_scored_at.type),
+            last_engagement_date=bindparam(
+                "last_engagement", type_=table.c.last_engagement_date.type
+            ),
+        )
+    )
+    for start in range(0, len(rows), WRITE_BATCH):
+        connection.execute(statement, rows[start : start + WRITE_BATCH])
 
 
 def record_snapshot(session: Session, account_id: uuid.UUID, now: datetime) -> None:
