@@ -9,6 +9,8 @@ CHROMIUM ?= /usr/bin/chromium
 .PHONY: run test install assets migrate lint format browser bench clean
 
 run: install assets migrate ## Set up what is missing, offer demo data, serve on 127.0.0.1:$(PORT)
+	@# A fresh database gets a demo account (and says how to log in); later runs skip this.
+	@$(BIN)/flask --app app seed --if-empty
 	@echo "Serving on http://127.0.0.1:$(PORT)"
 	@$(BIN)/flask --app app run --host 127.0.0.1 --port $(PORT)
 

@@ -54,6 +54,20 @@
     bar.value = Math.round((event.detail.loaded / event.detail.total) * 100);
   });
 
+  // Dialogs: <button data-open-dialog="id"> opens, [data-close-dialog] closes.
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest("[data-open-dialog]");
+    if (opener) {
+      var dialog = document.getElementById(opener.dataset.openDialog);
+      if (dialog && dialog.showModal) dialog.showModal();
+    }
+    var closer = event.target.closest("[data-close-dialog]");
+    if (closer) {
+      var open = closer.closest("dialog");
+      if (open) open.close();
+    }
+  });
+
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") {
       document.querySelectorAll("details[data-menu][open]").forEach(function (menu) {

@@ -242,3 +242,51 @@ def engagement_trend(session: Session, weeks: int = TREND_WEEKS) -> list[dict]:
         {"weekStart": start.date().isoformat(), "events": int(count)}
         for start, count in zip(starts[:-1], counts[:-1], strict=True)
     ]
+
+
+@dataclass
+class FeedbackSummary:
+    """Recent NPS, its trend, and the latest comments."""
+
+    nps: object
+    previous_nps: object
+    comments: list[dict]
+
+
+FEEDBACK_DAYS = 90
+LATEST_COMMENTS = 5
+
+
+def feedback_summary(session: Session) -> FeedbackSummary:
+    """NPS over the last 90 days against the 90 before, and the latest comments."""
+    from loyalty.domain.surveys import nps_summary
+    from loyalty.models import SurveyResponse
+
+    now = utcnow()
+    kind = SurveyResponse.response["kind"].as_string()
+    score = SurveyResponse.response["score"].as_integer()
+    rows = session.execute(
+        select(score, SurveyResponse.submitted_at).where(
+            kind == "nps",
+            SurveyResponse.submitted_at >= now - timedelta(days=2 * FEEDBACK_DAYS),
+        )
+    ).all()
+    cut = now - timedelta(days=FEEDBACK_DAYS)
+    current = nps_summary(s for s, when in rows if s is not None and when >= cut)
+    previous = nps_summary(s for s, when in rows if s is not None and when < cut)
+    comment = SurveyResponse.response["comment"].as_string()
+    latest = session.execute(
+        select(Customer.id, Customer.name, kind, score, comment, SurveyResponse.submitted_at)
+        .join(Customer, Customer.id == SurveyResponse.customer_id)
+        .where(comment.is_not(None), comment != "")
+        .order_by(SurveyResponse.submitted_at.desc())
+        .limit(LATEST_COMMENTS)
+    ).all()
+    return FeedbackSummary(
+        nps=current,
+        previous_nps=previous,
+        comments=[
+            {"customer_id": cid, "name": name, "kind": k, "score": s, "comment": c, "at": at}
+            for cid, name, k, s, c, at in latest
+        ],
+    )

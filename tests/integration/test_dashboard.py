@@ -1,0 +1,112 @@
+"""The dashboard: empty state, numbers that agree with the API, quick add, demo data."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import event, func, select
+
+from loyalty.extensions import db
+from loyalty.models import Customer, EngagementEvent, SurveyResponse
+
+HTMX = {"HX-Request": "true"}
+
+
+def test_new_account_gets_guidance_not_zeros(signed_in):
+    html = signed_in.get("/").text
+    assert "Let's find out who needs you" in html
+    assert "Load demo data" in html
+    assert '<svg role="img"' not in html
+
+
+def test_load_demo_data_then_numbers_match_the_api(app, signed_in, user):
+    response = signed_in.post("/demo")
+    assert response.status_code == 303
+    html = signed_in.get("/").text
+    api = signed_in.get("/api/analytics/churn-risk").json
+    assert api["customerCount"] == 300
+    total = re.search(r'id="total-customers">([^<]+)<', html).group(1)
+    assert total == f"{api['customerCount']:,}"
+    average = re.search(r'id="average-risk">([^<]+)<', html).group(1)
+    assert average == str(round(api["averageScore"]))
+    for customer in api["mostAtRisk"][:5]:
+        assert customer["name"].replace("'", "&#39;") in html
+        assert customer["topReason"].replace("'", "&#39;") in html
+    assert "Risk distribution" in html and "Engagement, week by week" in html
+    assert re.search(r'id="current-nps">[+-]\d+<', html)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(EngagementEvent)) > 1000
+        assert db.session.scalar(select(func.count()).select_from(SurveyResponse)) > 50
+
+
+def test_dashboard_statements_do_not_grow_with_customers(app, signed_in):
+    signed_in.post("/demo")
+    engine = app.extensions["db"].engine
+    seen = 0
+
+    def count(*_args):
+        nonlocal seen
+        seen += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert signed_in.get("/").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert seen <= 12
+
+
+def test_quick_add_refreshes_the_numbers(app, signed_in):
+    data = {
+        "quick-name": "Quick Quinn",
+        "quick-email": "quinn@example.com",
+        "quick-external_customer_id": "q-1",
+        "quick-signup_date": "2026-03-01",
+    }
+    response = signed_in.post("/quick-add", data=data, headers=HTMX)
+    assert response.status_code == 200
+    assert response.headers["HX-Trigger"] == "customer-added"
+    assert "Added. You can add another one." in response.text
+    assert "Quick Quinn was added." in response.text
+    numbers = signed_in.get("/", headers=HTMX)
+    assert numbers.text.lstrip().startswith('<div id="dashboard-numbers"')
+    assert 'id="total-customers">1<' in numbers.text
+
+
+def test_quick_add_errors_stay_in_the_dialog(signed_in):
+    response = signed_in.post("/quick-add", data={"quick-name": ""}, headers=HTMX)
+    assert response.status_code == 422
+    assert "Enter the customer&#39;s name." in response.text
+    assert "HX-Trigger" not in response.headers
+
+
+def test_seed_command_options_and_repeatability(app, runner):
+    first = runner.invoke(args=["seed", "--customers", "40", "--seed", "7"])
+    assert first.exit_code == 0, first.output
+    assert "Created the account demo@loyalty-guardian.test" in first.output
+    assert "Seeded 40 customers" in first.output
+    with app.app_context():
+        names = list(
+            db.session.scalars(select(Customer.name).order_by(Customer.external_customer_id))
+        )
+    again = runner.invoke(args=["seed", "--customers", "40", "--seed", "7"])
+    assert (
+        "Seeded 0 customers" in again.output and "40 customers were already there" in again.output
+    )
+    reset = runner.invoke(args=["seed", "--customers", "40", "--seed", "7", "--reset"])
+    assert "Seeded 40 customers" in reset.output
+    with app.app_context():
+        assert (
+            list(db.session.scalars(select(Customer.name).order_by(Customer.external_customer_id)))
+            == names
+        )
+        scored = db.session.scalar(
+            select(func.count()).select_from(Customer).where(Customer.churn_risk_score.is_not(None))
+        )
+        assert scored == 40
+
+
+def test_seed_if_empty_does_nothing_when_accounts_exist(runner, user):
+    result = runner.invoke(args=["seed", "--if-empty"])
+    assert result.exit_code == 0
+    assert result.output == ""
