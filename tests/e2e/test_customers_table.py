@@ -77,3 +77,27 @@ def test_delete_asks_for_confirmation(signed_up):
     page.get_by_role("button", name="Delete Eve").click()
     expect(page.get_by_role("link", name="Eve")).to_have_count(0)
     expect(page.get_by_role("status")).to_contain_text("Eve was deleted.")
+
+
+def risk_numbers(page: Page) -> list[int]:
+    cells = page.locator("#customer-table tbody tr td:nth-child(7)").all_inner_texts()
+    return [int(re.match(r"\d+", text.strip()).group()) for text in cells]
+
+
+def test_sort_by_risk_both_ways_on_demo_data(signed_up):
+    page = signed_up
+    page.get_by_role("button", name="Load demo data").click()
+    expect(page.locator("#total-customers")).to_have_text("300")
+    page.get_by_role("link", name="Customers", exact=True).first.click()
+    expect(page.locator("#customer-table tbody tr")).to_have_count(50)
+    descending = risk_numbers(page)
+    assert descending == sorted(descending, reverse=True)
+    page.get_by_role("link", name="Churn risk", exact=True).click()
+    expect(page.locator("#customer-table caption")).to_contain_text("ascending")
+    ascending = risk_numbers(page)
+    assert ascending == sorted(ascending)
+    assert ascending[0] <= descending[-1]
+    page.get_by_label("Churn risk", exact=True).select_option("high")
+    expect(page).to_have_url(re.compile(r"band=high"))
+    expect(page.locator("#match-count")).to_contain_text("match")
+    assert all(n >= 70 for n in risk_numbers(page))
