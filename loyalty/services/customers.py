@@ -71,6 +71,19 @@ def _set_tags(session: Session, customer: Customer, tags: Sequence[str]) -> None
         customer.tags.append(CustomerTag(tag=tag, user_id=customer.user_id))
 
 
+def change_tags(
+    session: Session, customer: Customer, add: Sequence[str] = (), remove: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """Add and remove some tags (an edit like any other: the version moves on)."""
+    gone = set(normalize_tags(remove))
+    wanted = [t.tag for t in customer.tags if t.tag not in gone] + list(add)
+    _set_tags(session, customer, wanted)
+    customer.version += 1
+    customer.updated_at = utcnow()
+    session.flush()
+    return tuple(t.tag for t in customer.tags)
+
+
 def create_customer(session: Session, account_id: uuid.UUID, fields: CustomerFields) -> Customer:
     """Add a customer to the account; raises DuplicateExternalId."""
     if external_id_taken(session, fields.external_customer_id, None):

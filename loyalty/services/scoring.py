@@ -26,6 +26,7 @@ from loyalty.models import (
     ScoreSnapshot,
     SurveyResponse,
 )
+from loyalty.services.segment_criteria import refresh_automatic_segments
 from loyalty.types import utcnow
 
 WRITE_BATCH = 5000
@@ -168,6 +169,8 @@ def rescore(
     _write_scores(session, rows)
     if customer_ids is None:
         record_snapshot(session, account_id, now)
+    # Scores and recency feed segment criteria: automatic segments follow at once.
+    refresh_automatic_segments(session, account_id, customer_ids)
     session.expire_all()
     return len(rows)
 

@@ -14,7 +14,7 @@ from loyalty.db import get_or_404
 from loyalty.domain.bands import RISK_BANDS
 from loyalty.domain.scoring import factors_from_json
 from loyalty.extensions import db
-from loyalty.forms.customers import CustomerForm
+from loyalty.forms.customers import TAG_MAX, TAGS_PER_CUSTOMER_MAX, CustomerForm, split_tags
 from loyalty.forms.events import EventForm
 from loyalty.models import Customer, CustomerSegment
 from loyalty.partials import form_errors, fragment, notify, redirect_to, render, wants_fragment
@@ -186,13 +186,17 @@ def new() -> Response:
 def detail(customer_id: uuid.UUID) -> Response:
     """One customer: risk and its reasons, segments, tags, timeline, survey answers."""
     customer = get_or_404(Customer, customer_id)
-    return render(
-        "customers/detail.html",
-        segments=customer_service.segments_of(db.session, customer),
-        all_segments=customer_service.account_segments(db.session),
-        answers=customer_service.survey_answers(db.session, customer),
+    return render("customers/detail.html", **_detail_context(customer))
+
+
+def _detail_context(customer: Customer) -> dict:
+    return {
+        "segments": customer_service.segments_of(db.session, customer),
+        "all_segments": customer_service.account_segments(db.session),
+        "answers": customer_service.survey_answers(db.session, customer),
+        "account_tags": customer_service.account_tags(db.session),
         **customer_panels(customer),
-    )
+    }
 
 
 def customer_panels(customer: Customer, event_form: EventForm | None = None) -> dict:
@@ -224,6 +228,7 @@ def edit(customer_id: uuid.UUID) -> Response:
         except customer_service.StaleCustomer as error:
             form, status = _stale_form(CustomerForm, error.current), 409
         else:
+            rescore(db.session, current_user.id, customer_ids=[customer.id])
             db.session.commit()
             notify(f"{customer.name} was saved.")
             return redirect_to(url_for("customers.detail", customer_id=customer.id))
@@ -304,6 +309,7 @@ def row_save(customer_id: uuid.UUID) -> Response:
             form, status = _row_form(error.current), 409
             form.form_errors.append(STALE_MESSAGE)
         else:
+            rescore(db.session, current_user.id, customer_ids=[customer.id])
             db.session.commit()
             notify(f"{customer.name} was saved.")
             return fragment("customers/_row.html", url_for("customers.index"), customer=customer)
@@ -327,6 +333,56 @@ def delete(customer_id: uuid.UUID) -> Response:
     if request.headers.get("HX-Target", "").startswith("customer-row-"):
         return fragment("customers/_removed_row.html", url_for("customers.index"))
     return redirect_to(url_for("customers.index"))
+
+
+def _tags_panel(customer: Customer, error: str = "", typed: str = "", status: int = 200):
+    """The tag list and its add form (the whole page when the browser has no htmx)."""
+    context = (
+        {"customer": customer, "account_tags": customer_service.account_tags(db.session)}
+        if wants_fragment()
+        else _detail_context(customer)
+    )
+    return render(
+        "customers/detail.html",
+        "customer_tags",
+        status=status,
+        tag_error=error,
+        typed_tag=typed,
+        **context,
+    )
+
+
+@bp.post("/<uuid:customer_id>/tags")
+def add_tags(customer_id: uuid.UUID) -> Response:
+    """Tag a customer ("vip", or several: "vip, trial"); swaps the tag list."""
+    customer = get_or_404(Customer, customer_id)
+    typed = request.form.get("tag", "")
+    tags = split_tags(typed)
+    current = {t.tag for t in customer.tags}
+    if not tags:
+        return _tags_panel(customer, "Type a tag to add.", typed, 422)
+    if any(len(t) > TAG_MAX for t in tags):
+        return _tags_panel(customer, f"Tags have at most {TAG_MAX} characters.", typed, 422)
+    if len(current | set(tags)) > TAGS_PER_CUSTOMER_MAX:
+        return _tags_panel(customer, f"At most {TAGS_PER_CUSTOMER_MAX} tags.", typed, 422)
+    customer_service.change_tags(db.session, customer, add=tags)
+    rescore(db.session, current_user.id, customer_ids=[customer.id])
+    db.session.commit()
+    if not wants_fragment():
+        return redirect_to(url_for("customers.detail", customer_id=customer.id))
+    return _tags_panel(customer)
+
+
+@bp.post("/<uuid:customer_id>/tags/remove")
+def remove_tag(customer_id: uuid.UUID) -> Response:
+    """Take one tag off a customer; swaps the tag list."""
+    customer = get_or_404(Customer, customer_id)
+    customer_service.change_tags(db.session, customer, remove=[request.form.get("tag", "")])
+    rescore(db.session, current_user.id, customer_ids=[customer.id])
+    db.session.commit()
+    if not wants_fragment():
+        return redirect_to(url_for("customers.detail", customer_id=customer.id))
+    return _tags_panel(customer)
 
 
 @bp.post("/<uuid:customer_id>/segments")

@@ -11,11 +11,20 @@ from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
 from loyalty.db import get_or_404
+from loyalty.domain.criteria import (
+    FIELDS,
+    NPS_CATEGORIES,
+    OPERATORS,
+    CriteriaError,
+    describe,
+    parse_criteria,
+)
 from loyalty.extensions import db
 from loyalty.forms.segments import SegmentForm
 from loyalty.models import Customer, CustomerSegment
 from loyalty.partials import form_errors, fragment, notify, redirect_to, render, wants_fragment
 from loyalty.services import customers as customer_service
+from loyalty.services import segment_criteria as criteria_service
 from loyalty.services import segments as segment_service
 from loyalty.views.customers import parse_list_query, table_context
 
@@ -74,11 +83,27 @@ def detail(segment_id: uuid.UUID) -> Response:
         "segments/detail.html",
         "customer_table",
         segment=segment,
+        match=(segment.criteria or {}).get("match", "all"),
+        rows=_rows_from_criteria(segment.criteria),
+        fields=FIELDS,
+        operators=OPERATORS,
+        nps_categories=NPS_CATEGORIES,
+        sentences=_saved_sentences(segment),
+        problems=None,
+        total=None,
+        first=[],
         stats=segment_service.stats_of(db.session, segment),
         form=SegmentForm(data={"name": segment.name, "description": segment.description}),
         tags=customer_service.account_tags(db.session),
         **context,
     )
+
+
+def _saved_sentences(segment: CustomerSegment) -> list[str]:
+    try:
+        return describe(parse_criteria(segment.criteria or {}))
+    except CriteriaError:
+        return []
 
 
 @bp.post("/<uuid:segment_id>/edit")
@@ -98,6 +123,137 @@ def edit(segment_id: uuid.UUID) -> Response:
             notify("Segment saved.")
             return redirect_to(url_for("segments.detail", segment_id=segment.id))
     return form_errors("segments/detail.html", "segment_form", segment=segment, form=form)
+
+
+RULE_INPUTS = ("field", "op", "value", "value2", "count", "event_type", "days")
+MAX_EDITOR_ROWS = 20
+
+
+def _editor_rows(form) -> list[dict[str, str]]:
+    """The rule rows as typed (kept as text, so a half-filled rule is shown back as is)."""
+    indexes = sorted(
+        {
+            int(key.split("-")[1])
+            for key in form
+            if key.startswith("rules-") and key.split("-")[1].isdigit()
+        }
+    )
+    rows = [
+        {name: form.get(f"rules-{i}-{name}", "").strip() for name in RULE_INPUTS} for i in indexes
+    ][:MAX_EDITOR_ROWS]
+    for row in rows:
+        if row["field"] not in OPERATORS:
+            row["field"] = "churn_risk"
+        if row["op"] not in OPERATORS[row["field"]]:
+            row["op"] = next(iter(OPERATORS[row["field"]]))
+    return rows
+
+
+def _rows_from_criteria(criteria: dict | None) -> list[dict[str, str]]:
+    """Stored criteria as editor rows."""
+    rows = []
+    for rule in (criteria or {}).get("rules", []):
+        value = rule.get("value")
+        pair = isinstance(value, list) and rule.get("field") != "tags"
+        rows.append(
+            {
+                "field": rule.get("field", ""),
+                "op": rule.get("op", ""),
+                "value": _text(value[0] if pair else value),
+                "value2": _text(value[1]) if pair else "",
+                "count": _text(rule.get("count")),
+                "event_type": _text(rule.get("event_type")),
+                "days": _text(rule.get("days")),
+            }
+        )
+    return rows
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _rule_json(row: dict[str, str]) -> dict:
+    """One editor row as a criteria rule (validation happens in the domain)."""
+    field, op = row["field"], row["op"]
+    rule: dict = {"field": field, "op": op}
+    if op == "between":
+        rule["value"] = [row["value"], row["value2"]]
+    elif field == "events":
+        rule.update(count=row["count"], event_type=row["event_type"], days=row["days"])
+    elif op != "never":
+        rule["value"] = row["value"]
+    return rule
+
+
+def _editor(segment: CustomerSegment, match: str, rows: list[dict[str, str]], status: int = 200):
+    """The criteria editor with a live count and the first matches (nothing is saved)."""
+    problems: CriteriaError | None = None
+    total, first, sentences = None, [], []
+    try:
+        criteria = parse_criteria({"match": match, "rules": [_rule_json(r) for r in rows]})
+    except CriteriaError as error:
+        problems = error
+    else:
+        total, first = criteria_service.preview(db.session, criteria)
+        sentences = describe(criteria)
+    return render(
+        "segments/detail.html",
+        "criteria_editor",
+        status=status if problems is None else (422 if status == 200 else status),
+        segment=segment,
+        match=match,
+        rows=rows,
+        problems=problems,
+        total=total,
+        first=first,
+        sentences=sentences,
+        fields=FIELDS,
+        operators=OPERATORS,
+        nps_categories=NPS_CATEGORIES,
+    )
+
+
+@bp.post("/<uuid:segment_id>/criteria/preview")
+def criteria_preview(segment_id: uuid.UUID) -> Response:
+    """Re-draw the editor after any change (add or remove a rule), with a live preview."""
+    segment = get_or_404(CustomerSegment, segment_id)
+    rows = _editor_rows(request.form)
+    if request.form.get("add"):
+        rows.append({**dict.fromkeys(RULE_INPUTS, ""), "field": "churn_risk", "op": "above"})
+    remove = request.form.get("remove", "")
+    if remove.isdigit() and int(remove) < len(rows):
+        rows.pop(int(remove))
+    match = "any" if request.form.get("match") == "any" else "all"
+    response = _editor(segment, match, rows)
+    response.status_code = 200  # a rule being typed is not an error yet
+    return response
+
+
+@bp.post("/<uuid:segment_id>/criteria")
+def criteria_save(segment_id: uuid.UUID) -> Response:
+    """Save the criteria: follow them automatically, or add everyone who matches once."""
+    segment = get_or_404(CustomerSegment, segment_id)
+    rows = _editor_rows(request.form)
+    match = "any" if request.form.get("match") == "any" else "all"
+    automatic = request.form.get("mode") == "automatic"
+    try:
+        criteria = parse_criteria({"match": match, "rules": [_rule_json(r) for r in rows]})
+    except CriteriaError:
+        return _editor(segment, match, rows, status=422)
+    added = criteria_service.apply_criteria(db.session, segment, criteria, automatic)
+    db.session.commit()
+    if automatic:
+        notify(f"{segment.name} now follows its criteria.")
+    else:
+        notify(f"Added {added} matching customer{'s' if added != 1 else ''} to {segment.name}.")
+    return redirect_to(url_for("segments.detail", segment_id=segment.id))
 
 
 @bp.post("/<uuid:segment_id>/delete")
