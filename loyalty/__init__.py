@@ -46,9 +46,31 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per area."""
-    from loyalty.views import api, auth, customers, dashboard, events, health, imports, segments
+    from loyalty.views import (
+        api,
+        auth,
+        customers,
+        dashboard,
+        events,
+        health,
+        imports,
+        public,
+        segments,
+        surveys,
+    )
 
-    for module in (health, auth, dashboard, imports, customers, events, segments, api):
+    for module in (
+        health,
+        auth,
+        dashboard,
+        imports,
+        customers,
+        events,
+        segments,
+        surveys,
+        public,
+        api,
+    ):
         app.register_blueprint(module.bp)
 
 

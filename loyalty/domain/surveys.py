@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -52,3 +54,97 @@ def nps_summary(scores: Iterable[int]) -> NpsSummary:
         passives=counts["passive"],
         detractors=counts["detractor"],
     )
+
+
+# --- Survey kinds and answers -------------------------------------------------------------
+
+KINDS = {
+    "nps": "Net Promoter Score (0–10)",
+    "satisfaction": "Satisfaction (1–5)",
+    "text": "Free-text question",
+}
+DEFAULT_QUESTIONS = {
+    "nps": "How likely are you to recommend us to a friend or colleague?",
+    "satisfaction": "How satisfied are you with us?",
+    "text": "What is one thing we could do better for you?",
+}
+SCALES = {"nps": (0, 10), "satisfaction": (1, 5)}
+COMMENT_MAX = 2000
+SATISFACTION_LABELS = {1: "Very unhappy", 2: "Unhappy", 3: "Neutral", 4: "Happy", 5: "Very happy"}
+
+
+class AnswerError(ValueError):
+    """An answer that cannot be stored; `errors` maps a field ("score", "comment") to a message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+def parse_answer(kind: str, score: object, comment: object) -> dict:
+    """Validate one answer to a survey of `kind`; returns the JSON stored as the response.
+
+    NPS takes a whole number 0-10 and an optional "why"; satisfaction 1-5 and an optional
+    comment; a text survey needs the text itself.
+    """
+    if kind not in KINDS:
+        raise AnswerError({"kind": "This survey has an unknown kind."})
+    text = "" if comment is None else str(comment).replace("\r\n", "\n").strip()
+    errors: dict[str, str] = {}
+    if len(text) > COMMENT_MAX:
+        errors["comment"] = f"Please keep it under {COMMENT_MAX:,} characters."
+    answer: dict = {"kind": kind, "comment": text}
+    if kind == "text":
+        if not text:
+            errors["comment"] = "Please write an answer."
+    else:
+        low, high = SCALES[kind]
+        try:
+            number = int(str(score).strip()) if not isinstance(score, bool) else None
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            errors["score"] = f"Choose a score from {low} to {high}."
+        answer["score"] = number
+    if errors:
+        raise AnswerError(errors)
+    return answer
+
+
+@dataclass(frozen=True)
+class SatisfactionSummary:
+    """Average satisfaction (1-5) and how many gave each score."""
+
+    count: int
+    average: float | None
+    distribution: dict[int, int]
+
+
+def satisfaction_summary(scores: Iterable[int]) -> SatisfactionSummary:
+    """Summarise satisfaction answers (1-5)."""
+    distribution = dict.fromkeys(range(1, 6), 0)
+    for score in scores:
+        distribution[score] += 1
+    count = sum(distribution.values())
+    total = sum(score * n for score, n in distribution.items())
+    return SatisfactionSummary(
+        count=count,
+        average=round(total / count, 2) if count else None,
+        distribution=distribution,
+    )
+
+
+def embed_signature(secret: str, survey_id: str, external_customer_id: str) -> str:
+    """HMAC-SHA256 (hex) of "<survey id>:<externalCustomerId>" with the account's embed secret.
+
+    The account's own backend computes this for its signed-in customer, so a survey embedded
+    in its product can only be answered as that customer.
+    """
+    message = f"{survey_id}:{external_customer_id}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def signature_matches(secret: str, survey_id: str, external_customer_id: str, given: str) -> bool:
+    """Constant-time check of an embed signature."""
+    expected = embed_signature(secret, survey_id, external_customer_id)
+    return hmac.compare_digest(expected, (given or "").strip().lower())

@@ -16,10 +16,11 @@ from loyalty.domain.scoring import factors_from_json
 from loyalty.extensions import db
 from loyalty.forms.customers import TAG_MAX, TAGS_PER_CUSTOMER_MAX, CustomerForm, split_tags
 from loyalty.forms.events import EventForm
-from loyalty.models import Customer, CustomerSegment
+from loyalty.models import Customer, CustomerSegment, FeedbackSurvey
 from loyalty.partials import form_errors, fragment, notify, redirect_to, render, wants_fragment
 from loyalty.services import customers as customer_service
 from loyalty.services import events as event_service
+from loyalty.services import surveys as survey_service
 from loyalty.services.customer_query import (
     DEFAULT_DIRECTION,
     DEFAULT_PAGE_SIZE,
@@ -31,6 +32,7 @@ from loyalty.services.customer_query import (
     customer_page,
 )
 from loyalty.services.scoring import rescore
+from loyalty.views.surveys import customer_survey_panel, send_to
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
@@ -141,6 +143,7 @@ def table_context(query: CustomerQuery, base_endpoint: str = "customers.index", 
         "table_url": url_for(base_endpoint, **url_values),
         "page_sizes": PAGE_SIZES,
         "segments": customer_service.account_segments(db.session),
+        "surveys": survey_service.account_surveys(db.session),
         "has_any_customer": bool(page.customers)
         or query.filters.active
         or customer_service.customer_count(db.session) > 0,
@@ -195,6 +198,7 @@ def _detail_context(customer: Customer) -> dict:
         "all_segments": customer_service.account_segments(db.session),
         "answers": customer_service.survey_answers(db.session, customer),
         "account_tags": customer_service.account_tags(db.session),
+        **customer_survey_panel(customer),
         **customer_panels(customer),
     }
 
@@ -415,6 +419,9 @@ def bulk() -> Response:
         deleted = customer_service.delete_customers(db.session, ids)
         db.session.commit()
         notify(f"Deleted {deleted} customer{'s' if deleted != 1 else ''}.")
+    elif action == "send_survey":
+        survey = get_or_404(FeedbackSurvey, _uuid(request.form.get("survey")) or uuid.UUID(int=0))
+        notify(send_to(survey, customer_ids=ids))
     elif action == "add_to_segment":
         segment = get_or_404(
             CustomerSegment, _uuid(request.form.get("segment")) or uuid.UUID(int=0)

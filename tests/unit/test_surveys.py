@@ -4,7 +4,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loyalty.domain.surveys import nps_category, nps_summary
+from loyalty.domain.surveys import (
+    AnswerError,
+    embed_signature,
+    nps_category,
+    nps_summary,
+    parse_answer,
+    satisfaction_summary,
+    signature_matches,
+)
 
 
 @pytest.mark.parametrize(
@@ -42,3 +50,68 @@ def test_score_is_promoters_minus_detractors_within_bounds(scores):
     assert -100 <= summary.score <= 100
     expected = 100 * (sum(s >= 9 for s in scores) - sum(s <= 6 for s in scores)) / len(scores)
     assert abs(summary.score - expected) <= 0.5
+
+
+@pytest.mark.parametrize(
+    ("kind", "score", "comment", "stored"),
+    [
+        ("nps", "0", "", {"kind": "nps", "score": 0, "comment": ""}),
+        ("nps", " 10 ", " Great\r\nteam ", {"kind": "nps", "score": 10, "comment": "Great\nteam"}),
+        ("satisfaction", 1, None, {"kind": "satisfaction", "score": 1, "comment": ""}),
+        ("satisfaction", "5", "ok", {"kind": "satisfaction", "score": 5, "comment": "ok"}),
+        ("text", None, "More webinars", {"kind": "text", "comment": "More webinars"}),
+    ],
+)
+def test_valid_answers_are_stored_clean(kind, score, comment, stored):
+    assert parse_answer(kind, score, comment) == stored
+
+
+@pytest.mark.parametrize(
+    ("kind", "score", "comment", "errors"),
+    [
+        ("nps", "11", "", {"score": "Choose a score from 0 to 10."}),
+        ("nps", "-1", "", {"score": "Choose a score from 0 to 10."}),
+        ("nps", "", "why", {"score": "Choose a score from 0 to 10."}),
+        ("nps", "7.5", "", {"score": "Choose a score from 0 to 10."}),
+        ("nps", True, "", {"score": "Choose a score from 0 to 10."}),
+        ("satisfaction", "0", "", {"score": "Choose a score from 1 to 5."}),
+        ("satisfaction", "6", "", {"score": "Choose a score from 1 to 5."}),
+        ("text", None, "   ", {"comment": "Please write an answer."}),
+        ("text", None, "x" * 2001, {"comment": "Please keep it under 2,000 characters."}),
+        ("poll", 1, "", {"kind": "This survey has an unknown kind."}),
+    ],
+)
+def test_invalid_answers_say_what_is_wrong(kind, score, comment, errors):
+    with pytest.raises(AnswerError) as caught:
+        parse_answer(kind, score, comment)
+    assert caught.value.errors == errors
+
+
+@given(st.one_of(st.none(), st.text(), st.integers(), st.floats(allow_nan=True)), st.text())
+def test_any_input_is_stored_valid_or_refused(score, comment):
+    try:
+        answer = parse_answer("nps", score, comment)
+    except AnswerError:
+        return
+    assert 0 <= answer["score"] <= 10
+    assert len(answer["comment"]) <= 2000
+
+
+def test_satisfaction_summary():
+    summary = satisfaction_summary([5, 4, 4, 1])
+    assert summary.count == 4
+    assert summary.average == 3.5
+    assert summary.distribution == {1: 1, 2: 0, 3: 0, 4: 2, 5: 1}
+    assert satisfaction_summary([]).average is None
+
+
+def test_embed_signature_is_hmac_sha256_of_survey_and_customer():
+    import hashlib
+    import hmac
+
+    expected = hmac.new(b"s3cret", b"survey-1:cus_42", hashlib.sha256).hexdigest()
+    assert embed_signature("s3cret", "survey-1", "cus_42") == expected
+    assert signature_matches("s3cret", "survey-1", "cus_42", expected.upper())
+    assert not signature_matches("s3cret", "survey-1", "cus_43", expected)
+    assert not signature_matches("other", "survey-1", "cus_42", expected)
+    assert not signature_matches("s3cret", "survey-1", "cus_42", "")
