@@ -253,6 +253,7 @@ class EngagementEvent(AccountOwned, Base):
     __table_args__ = (
         Index("ix_engagement_history_customer_date", "customer_id", "event_date"),
         Index("ix_engagement_history_user_date", "user_id", "event_date"),
+        Index("ix_engagement_history_user_type_date", "user_id", "event_type", "event_date"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -7,7 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Uuid, delete, exists, func, insert, literal, select
+from sqlalchemy import Uuid, delete, func, literal, select, true
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from loyalty.models import (
@@ -151,19 +153,34 @@ def add_to_segment(session: Session, segment: CustomerSegment, ids: Iterable[uui
 
 
 def add_matching_to_segment(session: Session, segment: CustomerSegment, condition) -> int:
-    """Put every customer of the segment's account matching `condition` into it, set-based."""
-    already = exists().where(
-        CustomerSegmentMembership.customer_segment_id == segment.id,
-        CustomerSegmentMembership.customer_id == Customer.id,
-    )
+    """Put every customer of the segment's account matching `condition` into it, set-based.
+
+    One INSERT ... SELECT; ON CONFLICT DO NOTHING keeps a concurrent add of the same customer
+    harmless (the primary key decides).
+    """
     # A Core INSERT ... SELECT skips the ORM's account criteria, so the account is explicit.
-    chosen = select(Customer.id, literal(segment.id, Uuid), literal(utcnow(), UTCDateTime)).where(
-        Customer.user_id == segment.user_id, condition, ~already
+    # Matches EXCEPT current members: existing members cost nothing, however many there are.
+    newcomers = (
+        select(Customer.id.label("customer_id"))
+        .where(Customer.user_id == segment.user_id, condition)
+        .except_(
+            select(CustomerSegmentMembership.customer_id).where(
+                CustomerSegmentMembership.customer_segment_id == segment.id
+            )
+        )
+        .subquery()
     )
+    # (WHERE true: SQLite needs a WHERE before ON CONFLICT to tell it from a join's ON.)
+    chosen = select(
+        newcomers.c.customer_id, literal(segment.id, Uuid), literal(utcnow(), UTCDateTime)
+    ).where(true())
+    dialect = session.get_bind().dialect.name
+    make_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     # RETURNING gives the count on every driver (rowcount of INSERT ... SELECT may be -1).
     added = session.connection().execute(
-        insert(CustomerSegmentMembership)
+        make_insert(CustomerSegmentMembership)
         .from_select(["customer_id", "customer_segment_id", "added_at"], chosen)
+        .on_conflict_do_nothing()
         .returning(CustomerSegmentMembership.customer_id)
     )
     return len(added.all())

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from loyalty.models import (
@@ -352,6 +352,7 @@ def seed_account(
     _bulk_insert(session, EngagementEvent.__table__, event_rows)
     _bulk_insert(session, SurveyResponse.__table__, response_rows)
     _bulk_insert(session, CustomerSegmentMembership.__table__, member_rows)
+    refresh_statistics(session)
     rescore(session, account_id)
     return DemoResult(
         customers=len(customer_rows),
@@ -359,6 +360,17 @@ def seed_account(
         responses=len(response_rows),
         skipped=customers - len(customer_rows),
     )
+
+
+def refresh_statistics(session: Session) -> None:
+    """After a bulk load, let PostgreSQL's planner see the new rows before it plans with them."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text(
+                "ANALYZE customers, customer_tags, engagement_history, survey_responses, "
+                "customer_segment_memberships"
+            )
+        )
 
 
 def _surveys(session: Session, account_id: uuid.UUID) -> tuple[FeedbackSurvey, FeedbackSurvey]:

@@ -32,9 +32,10 @@ from loyalty.services.customers import add_matching_to_segment
 from loyalty.types import utcnow
 
 PREVIEW_LIMIT = 10
+DELETE_BATCH = 5000
 
 
-def _rule_condition(rule, now: datetime):
+def _rule_condition(rule, now: datetime, account_id: uuid.UUID | None):
     if isinstance(rule, SignupRule):
         if rule.op == "older_than_days":
             return Customer.signup_date < now - timedelta(days=rule.days or 0)
@@ -73,60 +74,86 @@ def _rule_condition(rule, now: datetime):
         )
         return having == len(rule.tags)
     if isinstance(rule, EventsRule):
-        count = (
-            select(func.count(EngagementEvent.id))
-            .where(
-                EngagementEvent.customer_id == Customer.id,
-                EngagementEvent.event_type == rule.event_type,
-                EngagementEvent.event_date >= now - timedelta(days=rule.days),
-                EngagementEvent.event_date <= now,
+        # One grouped pass over the window's events instead of a count per customer.
+        def counted(having):
+            return (
+                select(EngagementEvent.customer_id)
+                .where(
+                    EngagementEvent.event_type == rule.event_type,
+                    EngagementEvent.event_date >= now - timedelta(days=rule.days),
+                    EngagementEvent.event_date <= now,
+                    *([EngagementEvent.user_id == account_id] if account_id else []),
+                )
+                .group_by(EngagementEvent.customer_id)
+                .having(having)
             )
-            .scalar_subquery()
-        )
-        return count >= rule.count if rule.op == "at_least" else count <= rule.count
+
+        if rule.op == "at_least":
+            if rule.count <= 0:
+                return true()
+            return Customer.id.in_(counted(func.count() >= rule.count))
+        # NOT EXISTS (not NOT IN) so the database can plan a hash anti-join at any size.
+        over = counted(func.count() > rule.count).subquery()
+        return ~exists().where(over.c.customer_id == Customer.id)
     if isinstance(rule, NpsRule):
-        score = SurveyResponse.response["score"].as_integer()
-        latest = (
-            select(score)
-            .where(
-                SurveyResponse.customer_id == Customer.id,
-                SurveyResponse.response["kind"].as_string() == "nps",
+        # Each customer's latest NPS answer in one windowed pass (no lookup per customer).
+        kind = SurveyResponse.response["kind"].as_string()
+        ranked = (
+            select(
+                SurveyResponse.customer_id.label("customer_id"),
+                SurveyResponse.response["score"].as_integer().label("score"),
+                func.row_number()
+                .over(
+                    partition_by=SurveyResponse.customer_id,
+                    order_by=(SurveyResponse.submitted_at.desc(), SurveyResponse.id.desc()),
+                )
+                .label("position"),
             )
-            .order_by(SurveyResponse.submitted_at.desc(), SurveyResponse.id.desc())
-            .limit(1)
-            .scalar_subquery()
+            .where(kind == "nps", *([SurveyResponse.user_id == account_id] if account_id else []))
+            .subquery()
         )
-        bounds = {
+        low, high = {
             "detractor": (0, NPS_DETRACTOR_MAX),
             "passive": (NPS_DETRACTOR_MAX + 1, NPS_PROMOTER_MIN - 1),
             "promoter": (NPS_PROMOTER_MIN, 10),
         }[rule.category]
-        return latest.between(*bounds)
+        return Customer.id.in_(
+            select(ranked.c.customer_id).where(
+                ranked.c.position == 1, ranked.c.score.between(low, high)
+            )
+        )
     raise TypeError(f"unknown rule {rule!r}")
 
 
-def criteria_condition(criteria: Criteria, now: datetime | None = None):
-    """One SQL condition on Customer that holds exactly for the customers that match."""
+def criteria_condition(
+    criteria: Criteria, now: datetime | None = None, account_id: uuid.UUID | None = None
+):
+    """One SQL condition on Customer that holds exactly for the customers that match.
+
+    `account_id` narrows inner aggregates to the account (the outer query picks its customers).
+    """
     now = now or utcnow()
-    conditions = [_rule_condition(rule, now) for rule in criteria.rules]
+    conditions = [_rule_condition(rule, now, account_id) for rule in criteria.rules]
     if not conditions:
         return true()
     return and_(*conditions) if criteria.match == "all" else or_(*conditions)
 
 
-def preview(session: Session, criteria: Criteria, limit: int = PREVIEW_LIMIT):
+def preview(
+    session: Session, account_id: uuid.UUID, criteria: Criteria, limit: int = PREVIEW_LIMIT
+):
     """How many customers match, and the first few (highest risk first), without saving."""
-    condition = criteria_condition(criteria)
-    total = session.scalar(select(func.count()).select_from(Customer).where(condition)) or 0
-    first = list(
-        session.scalars(
-            select(Customer)
-            .where(condition)
-            .order_by(Customer.churn_risk_score.desc().nulls_last(), Customer.id)
-            .limit(limit)
-        )
+    condition = and_(
+        Customer.user_id == account_id, criteria_condition(criteria, account_id=account_id)
     )
-    return total, first
+    # One pass: the window count rides along with the first rows.
+    rows = session.execute(
+        select(Customer, func.count().over())
+        .where(condition)
+        .order_by(Customer.churn_risk_score.desc().nulls_last(), Customer.id)
+        .limit(limit)
+    ).all()
+    return (rows[0][1] if rows else 0), [customer for customer, _total in rows]
 
 
 def apply_criteria(
@@ -138,7 +165,8 @@ def apply_criteria(
     session.flush()
     if automatic:
         return refresh_segment(session, segment)
-    added = add_matching_to_segment(session, segment, criteria_condition(criteria))
+    condition = criteria_condition(criteria, account_id=segment.user_id)
+    added = add_matching_to_segment(session, segment, condition)
     segment.members_refreshed_at = utcnow()
     return added
 
@@ -148,23 +176,29 @@ def refresh_segment(
 ) -> int:
     """Make an automatic segment's members exactly its matches (two set-based statements)."""
     criteria = parse_criteria(segment.criteria or {})
-    condition = criteria_condition(criteria)
-    scope = true() if customer_ids is None else Customer.id.in_(list(customer_ids))
-    matching = select(Customer.id).where(Customer.user_id == segment.user_id, scope, condition)
-    stale = select(Customer.id).where(Customer.user_id == segment.user_id, scope, not_(condition))
-    if customer_ids is None:
-        session.execute(
-            delete(CustomerSegmentMembership).where(
-                CustomerSegmentMembership.customer_segment_id == segment.id,
-                CustomerSegmentMembership.customer_id.not_in(matching),
-            )
+    condition = criteria_condition(criteria, account_id=segment.user_id)
+    ids = None if customer_ids is None else list(customer_ids)
+    scope = true() if ids is None else Customer.id.in_(ids)
+    member = CustomerSegmentMembership
+    # Members minus matches (EXCEPT) is one set difference; the few stale ids are then deleted
+    # by key. (A DELETE ... IN (EXCEPT) can be planned as a loop per member when statistics
+    # lag behind a segment that just grew.)
+    stale = (
+        select(member.customer_id)
+        .where(
+            member.customer_segment_id == segment.id,
+            *([member.customer_id.in_(ids)] if ids is not None else []),
         )
-    else:
+        .except_(select(Customer.id).where(Customer.user_id == segment.user_id, scope, condition))
+    )
+    stale_ids = list(session.scalars(stale))
+    for start in range(0, len(stale_ids), DELETE_BATCH):
         session.execute(
-            delete(CustomerSegmentMembership).where(
-                CustomerSegmentMembership.customer_segment_id == segment.id,
-                CustomerSegmentMembership.customer_id.in_(stale),
-            )
+            delete(member).where(
+                member.customer_segment_id == segment.id,
+                member.customer_id.in_(stale_ids[start : start + DELETE_BATCH]),
+            ),
+            execution_options={"synchronize_session": False},
         )
     added = add_matching_to_segment(session, segment, and_(scope, condition))
     segment.members_refreshed_at = utcnow()

@@ -201,7 +201,7 @@ def _editor(segment: CustomerSegment, match: str, rows: list[dict[str, str]], st
     except CriteriaError as error:
         problems = error
     else:
-        total, first = criteria_service.preview(db.session, criteria)
+        total, first = criteria_service.preview(db.session, current_user.id, criteria)
         sentences = describe(criteria)
     return render(
         "segments/detail.html",
