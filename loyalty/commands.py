@@ -173,9 +173,32 @@ def seed_command(
     click.echo(f"Log in at http://127.0.0.1:5000/login as {email}.")
 
 
+token_cli = AppGroup("token", help="API tokens for programs.")
+
+
+@token_cli.command("create")
+@click.option("--email", required=True, help="The account the token acts for.")
+@click.option("--name", required=True, help="What uses the token, e.g. 'CRM sync'.")
+def create_token_command(email: str, name: str) -> None:
+    """Make an API token and print it (the only time it is shown)."""
+    from loyalty.extensions import db
+    from loyalty.services.accounts import find_account
+    from loyalty.services.tokens import create_token
+
+    account = find_account(db.session, email)
+    if account is None:
+        raise click.ClickException(f"No account with the e-mail {email}.")
+    if not name.strip():
+        raise click.ClickException("Give the token a name.")
+    _token, secret = create_token(db.session, account.id, name)
+    db.session.commit()
+    click.echo(secret)
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(db_cli)
     app.cli.add_command(rescore_command)
     app.cli.add_command(import_customers_command)
     app.cli.add_command(seed_command)
+    app.cli.add_command(token_cli)

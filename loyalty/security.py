@@ -11,7 +11,7 @@ from flask_login import current_user
 from loyalty.db import scope_session_to_account
 from loyalty.extensions import csrf, db, login_manager
 from loyalty.partials import is_htmx, redirect_to
-from loyalty.services import accounts
+from loyalty.services import accounts, tokens
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -77,6 +77,26 @@ def _send_to_login() -> Response:
     return redirect_to(url_for("auth.login", next=safe_next_url(request.full_path.rstrip("?"))))
 
 
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if request.path.startswith("/api/") and scheme.lower() == "bearer":
+        return secret.strip()
+    return None
+
+
+def _authenticate_api_token() -> None:
+    """A bearer token decides who calls the API; a cookie sent along is then ignored."""
+    secret = _bearer_token()
+    if secret is None:
+        return
+    from flask_login import AnonymousUserMixin
+
+    user = tokens.authenticate(db.session, secret)
+    g._login_user = user if user is not None else AnonymousUserMixin()
+    g.api_token = user is not None
+
+
 def _scope_to_signed_in_account() -> None:
     if current_user.is_authenticated:
         scope_session_to_account(db.session, current_user.id)
@@ -89,6 +109,8 @@ def _check_csrf() -> None:
     view = current_app.view_functions.get(request.endpoint or "")
     if view is not None and getattr(view, "csrf_token_in_url", False):
         return
+    if _bearer_token() is not None:
+        return  # a header a cross-site form cannot send; the cookie is not used (above)
     csrf.protect()
 
 
@@ -118,6 +140,7 @@ def init_security(app: Flask) -> None:
     login_manager.session_protection = None  # the server-side session record does this job
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
+    app.before_request(_authenticate_api_token)
     app.before_request(_check_csrf)
     app.before_request(_scope_to_signed_in_account)
     app.after_request(_security_headers)

@@ -1,20 +1,357 @@
-"""The JSON API under /api/ (problem+json errors; see loyalty/errors.py)."""
+"""The JSON API under /api/ (problem+json errors; see loyalty/errors.py).
+
+Programs authenticate with `Authorization: Bearer <token>` (tokens are made on the account
+page or with `flask --app app token create`); the browser's session works too, with its CSRF
+token for changes. Field names are the spec's (`externalCustomerId`, `churnRiskScore`, ...).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
-from flask_login import login_required
+import uuid
+from dataclasses import replace
+from urllib.parse import urlencode
 
-from loyalty.extensions import db
+from flask import Blueprint, Response, jsonify, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
+
+from loyalty.db import get_or_404
+from loyalty.domain.api_input import InputError, customer_input, event_input
+from loyalty.domain.bands import risk_band
+from loyalty.errors import problem
+from loyalty.extensions import db, limiter
+from loyalty.models import Customer, EngagementEvent
+from loyalty.services import customers as customer_service
+from loyalty.services import event_ingestion
+from loyalty.services import events as event_service
 from loyalty.services.analytics import churn_analytics
+from loyalty.services.customer_query import customer_page
+from loyalty.services.scoring import rescore
+from loyalty.types import utcnow
+from loyalty.views.customers import parse_list_query
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+LIST_LIMIT_DEFAULT = 50
+LIST_LIMIT_MAX = 200
+API_LIMIT = "600 per minute"
+
+
+def _caller() -> str:
+    return str(current_user.id) if current_user.is_authenticated else request.remote_addr or ""
 
 
 @bp.before_request
 @login_required
+@limiter.limit(API_LIMIT, key_func=_caller)
 def _signed_in() -> None:
-    """Every API call needs a signed-in account (anonymous calls get a 401 problem)."""
+    """Every API call needs a token or a signed-in browser (anonymous calls get a 401)."""
+
+
+def iso(moment) -> str | None:
+    """ISO 8601 with offset (UTC)."""
+    return moment.isoformat() if moment is not None else None
+
+
+def customer_json(customer: Customer) -> dict:
+    """A customer as the API shows it."""
+    return {
+        "id": str(customer.id),
+        "externalCustomerId": customer.external_customer_id,
+        "name": customer.name,
+        "email": customer.email,
+        "signupDate": iso(customer.signup_date),
+        "lastEngagementDate": iso(customer.last_engagement_date),
+        "churnRiskScore": customer.churn_risk_score,
+        "riskBand": risk_band(customer.churn_risk_score),
+        "churnRiskFactors": customer.churn_risk_factors or [],
+        "churnScoredAt": iso(customer.churn_scored_at),
+        "tags": sorted(t.tag for t in customer.tags),
+        "version": customer.version,
+        "createdAt": iso(customer.created_at),
+        "updatedAt": iso(customer.updated_at),
+    }
+
+
+def event_json(event: EngagementEvent) -> dict:
+    """An engagement event as the API shows it."""
+    return {
+        "id": str(event.id),
+        "customerId": str(event.customer_id),
+        "eventType": event.event_type,
+        "eventDate": iso(event.event_date),
+        "details": event.details or {},
+        "createdAt": iso(event.created_at),
+    }
+
+
+def _body() -> object:
+    """The request's JSON; a 400 problem when it is not JSON at all."""
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than any real document
+        data = None
+    if data is None:
+        raise _Malformed()
+    return data
+
+
+class _Malformed(Exception):
+    pass
+
+
+@bp.errorhandler(_Malformed)
+def _malformed(_error) -> Response:
+    return problem(
+        400, "Malformed JSON", "The body must be JSON sent as Content-Type: application/json."
+    )
+
+
+@bp.errorhandler(InputError)
+def _invalid(error: InputError) -> Response:
+    return problem(
+        422, "Validation failed", "Some fields are missing or invalid.", errors=error.errors
+    )
+
+
+def _limit() -> int:
+    try:
+        limit = int(request.args.get("limit", LIST_LIMIT_DEFAULT))
+    except ValueError:
+        raise InputError({"limit": "Expected a whole number."}) from None
+    if not 1 <= limit <= LIST_LIMIT_MAX:
+        raise InputError({"limit": f"Between 1 and {LIST_LIMIT_MAX}."})
+    return limit
+
+
+# --- Customers ----------------------------------------------------------------------------
+
+# API query names -> the table's URL parameters (one parser for both).
+LIST_PARAMS = {
+    "q": "q",
+    "band": "band",
+    "segment": "segment",
+    "tag": "tag",
+    "signupFrom": "signup_from",
+    "signupTo": "signup_to",
+    "engagedFrom": "engaged_from",
+    "engagedTo": "engaged_to",
+    "sort": "sort",
+    "dir": "dir",
+    "cursor": "after",
+}
+
+
+@bp.get("/customers")
+def list_customers() -> Response:
+    """Customers with the table's filters and sorts; `next` is the following page's URL."""
+    args = MultiDict(
+        {table: request.args[api] for api, table in LIST_PARAMS.items() if api in request.args}
+    )
+    query = replace(parse_list_query(args), page_size=_limit())
+    page = customer_page(db.session, query)
+    next_url = None
+    if page.next_cursor:
+        params = {k: v for k, v in request.args.items() if k != "cursor"}
+        next_url = (
+            url_for("api.list_customers") + "?" + urlencode({**params, "cursor": page.next_cursor})
+        )
+    return jsonify(
+        {
+            "data": [customer_json(c) for c in page.customers],
+            "total": page.total,
+            "totalIsLowerBound": page.total_capped,
+            "next": next_url,
+        }
+    )
+
+
+def _fields(record) -> customer_service.CustomerFields:
+    return customer_service.CustomerFields(
+        external_customer_id=record.external_customer_id,
+        name=record.name,
+        email=record.email,
+        signup_date=record.signup_date or utcnow(),
+        tags=record.tags or (),
+    )
+
+
+def _duplicate(error: customer_service.DuplicateExternalId) -> Response:
+    return problem(
+        409,
+        "Duplicate externalCustomerId",
+        str(error),
+        errors={"externalCustomerId": "Already used by another customer."},
+    )
+
+
+@bp.post("/customers")
+def create_customer() -> Response:
+    """Add a customer."""
+    record = customer_input(_body())
+    try:
+        customer = customer_service.create_customer(db.session, current_user.id, _fields(record))
+    except customer_service.DuplicateExternalId as error:
+        return _duplicate(error)
+    rescore(db.session, current_user.id, customer_ids=[customer.id])
+    db.session.commit()
+    response = jsonify(customer_json(customer))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_customer", customer_id=customer.id)
+    response.headers["ETag"] = f'"{customer.version}"'
+    return response
+
+
+@bp.get("/customers/<uuid:customer_id>")
+def get_customer(customer_id: uuid.UUID) -> Response:
+    """One customer, with its churn risk and the reasons behind it."""
+    customer = get_or_404(Customer, customer_id)
+    response = jsonify(customer_json(customer))
+    response.headers["ETag"] = f'"{customer.version}"'
+    return response
+
+
+def _expected_version() -> int | None:
+    header = request.headers.get("If-Match", "").strip().removeprefix("W/").strip('"')
+    if not header:
+        return None
+    try:
+        return int(header)
+    except ValueError:
+        raise InputError({"If-Match": 'Expected the version from the ETag, like "3".'}) from None
+
+
+@bp.route("/customers/<uuid:customer_id>", methods=["PUT", "PATCH"])
+def update_customer(customer_id: uuid.UUID) -> Response:
+    """Replace (PUT) or change some fields (PATCH); If-Match with the ETag guards lost updates."""
+    customer = get_or_404(Customer, customer_id)
+    data = _body()
+    if request.method == "PATCH" and isinstance(data, dict):
+        current = customer_json(customer)
+        data = {
+            **{
+                k: current[k] for k in ("externalCustomerId", "name", "email", "signupDate", "tags")
+            },
+            **data,
+        }
+    record = customer_input(data)
+    try:
+        customer_service.update_customer(db.session, customer, _fields(record), _expected_version())
+    except customer_service.StaleCustomer:
+        return problem(
+            409,
+            "Stale update",
+            "The customer changed since you read it: GET it again and reapply your change.",
+            currentVersion=customer.version,
+        )
+    except customer_service.DuplicateExternalId as error:
+        return _duplicate(error)
+    rescore(db.session, current_user.id, customer_ids=[customer.id])
+    db.session.commit()
+    response = jsonify(customer_json(customer))
+    response.headers["ETag"] = f'"{customer.version}"'
+    return response
+
+
+@bp.delete("/customers/<uuid:customer_id>")
+def delete_customer(customer_id: uuid.UUID) -> Response:
+    """Delete a customer with its events, answers and memberships."""
+    customer = get_or_404(Customer, customer_id)
+    customer_service.delete_customers(db.session, [customer.id])
+    db.session.commit()
+    return Response(status=204)
+
+
+# --- Events -------------------------------------------------------------------------------
+
+
+@bp.get("/customers/<uuid:customer_id>/events")
+def customer_events(customer_id: uuid.UUID) -> Response:
+    """A customer's events, newest first; `next` pages back in time."""
+    customer = get_or_404(Customer, customer_id)
+    cursor = request.args.get("cursor", "")
+    page = event_service.timeline(db.session, customer, older_than=cursor, limit=_limit())
+    next_url = None
+    if page.older_cursor:
+        next_url = url_for(
+            "api.customer_events",
+            customer_id=customer.id,
+            cursor=page.older_cursor,
+            limit=request.args.get("limit", LIST_LIMIT_DEFAULT),
+        )
+    return jsonify({"data": [event_json(e) for e in page.events], "next": next_url})
+
+
+@bp.post("/customers/<uuid:customer_id>/events")
+def log_customer_event(customer_id: uuid.UUID) -> Response:
+    """Record one event for a customer (its score is recomputed at once)."""
+    customer = get_or_404(Customer, customer_id)
+    event_type, when, details = event_input(_body(), utcnow())
+    event = event_service.log_event(db.session, customer, event_type, when, details)
+    db.session.commit()
+    response = jsonify(event_json(event))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_event", event_id=event.id)
+    return response
+
+
+@bp.get("/events/<uuid:event_id>")
+def get_event(event_id: uuid.UUID) -> Response:
+    """One event."""
+    return jsonify(event_json(get_or_404(EngagementEvent, event_id)))
+
+
+@bp.delete("/events/<uuid:event_id>")
+def delete_event(event_id: uuid.UUID) -> Response:
+    """Delete an event (its customer is rescored)."""
+    event_service.delete_event(db.session, get_or_404(EngagementEvent, event_id))
+    db.session.commit()
+    return Response(status=204)
+
+
+@bp.post("/events")
+def ingest_events() -> Response:
+    """A batch of events naming customers by externalCustomerId, with per-item results.
+
+    An `Idempotency-Key` header makes retries safe: the same key and body answer the first
+    result again without writing anything; the same key with another body is a 422.
+    """
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > 255:
+        raise InputError({"Idempotency-Key": "At most 255 characters."})
+    body = request.get_data(cache=True)
+    if key:
+        replay = event_ingestion.replay(db.session, current_user.id, key, body)
+        if replay is not None:
+            return _stored(replay)
+    data = _body()
+    result = event_ingestion.ingest(db.session, current_user.id, data)
+    status = 200 if result["failed"] else 201
+    if key:
+        stored = event_ingestion.remember(db.session, current_user.id, key, body, status, result)
+        if stored is not None:  # another request with this key won the race
+            db.session.rollback()
+            return _stored(stored)
+    db.session.commit()
+    response = jsonify(result)
+    response.status_code = status
+    return response
+
+
+def _stored(replay: event_ingestion.Replay) -> Response:
+    if replay.conflict:
+        return problem(
+            422,
+            "Idempotency-Key reused",
+            "This key was used with a different request body; use a new key for a new batch.",
+        )
+    response = jsonify(replay.response)
+    response.status_code = replay.status
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+# --- Analytics ----------------------------------------------------------------------------
 
 
 @bp.get("/analytics/churn-risk")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Blueprint, Response, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from loyalty.db import get_or_404
 from loyalty.extensions import db, limiter
 from loyalty.forms.auth import ChangePasswordForm, LoginForm, SignupForm
-from loyalty.partials import form_errors, notify, redirect_to, render
+from loyalty.models import ApiToken
+from loyalty.partials import form_errors, notify, redirect_to, render, wants_fragment
 from loyalty.security import safe_next_url
-from loyalty.services import accounts
+from loyalty.services import accounts, tokens
 
 bp = Blueprint("auth", __name__)
 
@@ -112,6 +116,43 @@ def account() -> Response:
             db.session.commit()
             notify("Password changed. Other browsers were signed out.")
             return redirect_to(url_for("auth.account"))
+    context = {"form": form, "api_tokens": tokens.account_tokens(db.session)}
     if form.errors:
-        return form_errors("auth/account.html", "password_form", form=form)
-    return render("auth/account.html", "password_form", form=form)
+        return form_errors("auth/account.html", "password_form", **context)
+    return render("auth/account.html", "password_form", **context)
+
+
+def _tokens_panel(status: int = 200, **context) -> Response:
+    if not wants_fragment():
+        context["form"] = ChangePasswordForm(formdata=None)
+    return render(
+        "auth/account.html",
+        "api_tokens",
+        status=status,
+        api_tokens=tokens.account_tokens(db.session),
+        **context,
+    )
+
+
+@bp.post("/account/tokens")
+@login_required
+def create_token() -> Response:
+    """Make an API token; its secret is shown this once."""
+    name = request.form.get("name", "").strip()
+    if not name or len(name) > 100:
+        error = "Name the token after what uses it." if not name else "At most 100 characters."
+        return _tokens_panel(422, token_error=error, token_name=name[:100])
+    _token, secret = tokens.create_token(db.session, current_user.id, name)
+    db.session.commit()
+    return _tokens_panel(new_secret=secret)
+
+
+@bp.post("/account/tokens/<uuid:token_id>/revoke")
+@login_required
+def revoke_token(token_id: uuid.UUID) -> Response:
+    """Refuse a token from now on."""
+    token = get_or_404(ApiToken, token_id)
+    tokens.revoke_token(db.session, token)
+    db.session.commit()
+    notify(f"Token {token.name} was revoked.")
+    return _tokens_panel()

@@ -1,0 +1,202 @@
+"""Bulk event ingestion for other systems: batches by externalCustomerId, safe to retry."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from loyalty.domain.api_input import InputError, customer_input, event_input
+from loyalty.models import Customer, EngagementEvent, IdempotencyKey
+from loyalty.services.scoring import rescore
+from loyalty.types import utcnow
+
+MAX_BATCH = 5000
+LOOKUP_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The stored answer to an earlier request with the same Idempotency-Key."""
+
+    status: int
+    response: dict
+    conflict: bool = False
+
+
+def _fingerprint(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def replay(session: Session, account_id: uuid.UUID, key: str, body: bytes) -> Replay | None:
+    """The first answer for this key (or a conflict when the body differs), or None."""
+    row = session.get(IdempotencyKey, (account_id, key))
+    if row is None:
+        return None
+    if row.request_fingerprint != _fingerprint(body):
+        return Replay(status=422, response={}, conflict=True)
+    return Replay(status=row.status_code, response=row.response)
+
+
+def remember(
+    session: Session, account_id: uuid.UUID, key: str, body: bytes, status: int, response: dict
+) -> Replay | None:
+    """Store the answer under the key; if a concurrent request stored one first, return it."""
+    make_insert = (
+        postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    )
+    stored = session.execute(
+        make_insert(IdempotencyKey)
+        .values(
+            user_id=account_id,
+            key=key,
+            request_fingerprint=_fingerprint(body),
+            status_code=status,
+            response=response,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing()
+        .returning(IdempotencyKey.key)
+    ).first()
+    if stored is not None:
+        return None
+    session.expire_all()
+    return replay(session, account_id, key, body)
+
+
+def _known_customers(
+    session: Session, account_id: uuid.UUID, ids: list[str]
+) -> dict[str, uuid.UUID]:
+    found: dict[str, uuid.UUID] = {}
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        rows = session.execute(
+            select(Customer.external_customer_id, Customer.id).where(
+                Customer.user_id == account_id,
+                Customer.external_customer_id.in_(ids[start : start + LOOKUP_CHUNK]),
+            )
+        )
+        found.update(dict(rows.all()))
+    return found
+
+
+def ingest(session: Session, account_id: uuid.UUID, data: object) -> dict:
+    """Validate every item, create missing customers if asked, insert the valid events.
+
+    Items are independent: invalid ones are reported by index and the rest are written.
+    Customers touched are rescored once, together.
+    """
+    if not isinstance(data, dict):
+        raise InputError({"": "Expected an object with an events list."})
+    items = data.get("events")
+    create_missing = data.get("createMissingCustomers", False)
+    if not isinstance(items, list) or not items:
+        raise InputError({"events": "Expected a non-empty list of events."})
+    if len(items) > MAX_BATCH:
+        raise InputError({"events": f"At most {MAX_BATCH} events per request."})
+    if not isinstance(create_missing, bool):
+        raise InputError({"createMissingCustomers": "Expected true or false."})
+
+    now = utcnow()
+    results: list[dict] = [{} for _ in items]
+    parsed: list[tuple[int, str, tuple]] = []
+    new_customers: dict[str, dict] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            results[index] = {
+                "index": index,
+                "status": "failed",
+                "errors": {"": "Expected an object."},
+            }
+            continue
+        item = dict(item)
+        external_id = item.pop("externalCustomerId", None)
+        customer_data = item.pop("customer", None)
+        errors: dict[str, str] = {}
+        if not isinstance(external_id, str) or not external_id.strip():
+            errors["externalCustomerId"] = (
+                "Missing." if external_id is None else "Expected a string."
+            )
+        elif len(external_id.strip()) > 255:
+            errors["externalCustomerId"] = "Longer than 255 characters."
+        try:
+            event = event_input(item, now)
+        except InputError as error:
+            errors.update(error.errors)
+        if errors:
+            results[index] = {"index": index, "status": "failed", "errors": errors}
+            continue
+        external_id = external_id.strip()
+        parsed.append((index, external_id, event))
+        if customer_data is not None and external_id not in new_customers:
+            new_customers[external_id] = customer_data
+
+    known = _known_customers(session, account_id, sorted({e for _, e, _ in parsed}))
+    to_create: dict[str, dict] = {}
+    for index, external_id, _event in parsed:
+        if external_id in known or external_id in to_create:
+            continue
+        if not create_missing:
+            results[index] = _failed(index, "No customer has this externalCustomerId.")
+            continue
+        try:
+            record = customer_input(
+                {**(new_customers.get(external_id) or {}), "externalCustomerId": external_id}
+            )
+        except InputError as error:
+            detail = "; ".join(f"{k}: {v}" for k, v in error.errors.items())
+            results[index] = _failed(index, f"Cannot create the customer ({detail}).")
+            continue
+        to_create[external_id] = {
+            "id": uuid.uuid4(),
+            "user_id": account_id,
+            "external_customer_id": external_id,
+            "name": record.name,
+            "email": record.email,
+            "signup_date": record.signup_date or now,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+    if to_create:
+        session.execute(insert(Customer), list(to_create.values()))
+        known.update({e: row["id"] for e, row in to_create.items()})
+
+    event_rows = []
+    for index, external_id, (event_type, when, details) in parsed:
+        if results[index]:
+            continue
+        if external_id not in known:  # its customer could not be created
+            results[index] = _failed(index, "No customer has this externalCustomerId.")
+            continue
+        event_id = uuid.uuid4()
+        event_rows.append(
+            {
+                "id": event_id,
+                "user_id": account_id,
+                "customer_id": known[external_id],
+                "event_type": event_type,
+                "event_date": when,
+                "details": details,
+                "created_at": now,
+            }
+        )
+        results[index] = {"index": index, "status": "created", "id": str(event_id)}
+    if event_rows:
+        session.execute(insert(EngagementEvent), event_rows)
+        rescore(session, account_id, customer_ids=list({row["customer_id"] for row in event_rows}))
+    failed = sum(1 for r in results if r["status"] == "failed")
+    return {
+        "created": len(event_rows),
+        "failed": failed,
+        "customersCreated": len(to_create),
+        "results": results,
+    }
+
+
+def _failed(index: int, message: str) -> dict:
+    return {"index": index, "status": "failed", "errors": {"externalCustomerId": message}}

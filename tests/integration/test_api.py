@@ -1,0 +1,382 @@
+"""The JSON API: tokens, customers, events, bulk ingestion with idempotency, problem+json."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from loyalty.extensions import db
+from loyalty.models import ApiToken, Customer, EngagementEvent
+from loyalty.services import tokens
+from tests import factories
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def token(app, user):
+    with app.app_context():
+        _row, secret = tokens.create_token(db.session, user.id, "tests")
+        db.session.commit()
+    return secret
+
+
+@pytest.fixture
+def api(client, token):
+    """A client that sends the bearer token."""
+
+    class Api:
+        def __getattr__(self, method):
+            def call(path, **kwargs):
+                headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+                return getattr(client, method)(path, headers=headers, **kwargs)
+
+            return call
+
+    return Api()
+
+
+CUSTOMER = {
+    "externalCustomerId": "cus_1",
+    "name": "Ada Lovelace",
+    "email": "Ada@Example.org",
+    "signupDate": "2026-01-15T09:30:00+02:00",
+    "tags": ["VIP", "trial"],
+}
+
+
+def events_of(app, customer_id):
+    with app.app_context():
+        return db.session.scalar(
+            select(func.count()).where(EngagementEvent.customer_id == uuid.UUID(customer_id))
+        )
+
+
+def test_calls_without_a_valid_token_are_401_problems(app, client, token):
+    for headers in ({}, {"Authorization": "Bearer lg_nope"}, {"Authorization": "Basic x"}):
+        response = client.get("/api/customers", headers=headers)
+        assert response.status_code == 401
+        assert response.mimetype == PROBLEM
+        assert response.json["title"] == "Authentication required"
+    with app.app_context():
+        db.session.execute(ApiToken.__table__.update().values(revoked_at=func.now()))
+        db.session.commit()
+    revoked = client.get("/api/customers", headers={"Authorization": f"Bearer {token}"})
+    assert revoked.status_code == 401
+
+
+def test_token_records_last_use(app, api, token):
+    assert api.get("/api/customers").status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(ApiToken.last_used_at)) is not None
+        assert db.session.scalar(select(ApiToken.token_hash)) != token
+
+
+def test_cli_creates_a_token_that_works(app, runner, user, client):
+    result = runner.invoke(args=["token", "create", "--email", user.email, "--name", "CRM"])
+    assert result.exit_code == 0, result.output
+    secret = result.output.strip()
+    assert secret.startswith("lg_") and len(secret) > 40
+    response = client.get("/api/customers", headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 200
+    unknown = runner.invoke(args=["token", "create", "--email", "no@example.com", "--name", "x"])
+    assert unknown.exit_code != 0 and "No account" in unknown.output
+
+
+def test_tokens_on_the_account_page_are_shown_once_and_revocable(app, signed_in, client):
+    empty = signed_in.post("/account/tokens", data={"name": " "}, headers={"HX-Request": "true"})
+    assert empty.status_code == 422
+    assert "Name the token after what uses it." in empty.text
+    made = signed_in.post(
+        "/account/tokens", data={"name": "Billing sync"}, headers={"HX-Request": "true"}
+    )
+    secret = made.text.split('id="new-token" class="mt-2 block break-all rounded bg-white p-2">')[
+        1
+    ].split("<")[0]
+    assert secret.startswith("lg_")
+    page = signed_in.get("/account").text
+    assert "Billing sync" in page and secret not in page
+    with app.app_context():
+        token_id = db.session.scalar(select(ApiToken.id))
+    fresh = app.test_client()
+    assert (
+        fresh.get("/api/customers", headers={"Authorization": f"Bearer {secret}"}).status_code
+        == 200
+    )
+    signed_in.post(f"/account/tokens/{token_id}/revoke", headers={"HX-Request": "true"})
+    assert (
+        fresh.get("/api/customers", headers={"Authorization": f"Bearer {secret}"}).status_code
+        == 401
+    )
+
+
+def test_create_read_update_delete_a_customer(app, api):
+    created = api.post("/api/customers", json={**CUSTOMER, "id": "ignored", "userId": "ignored"})
+    assert created.status_code == 201, created.json
+    body = created.json
+    assert created.headers["Location"] == f"/api/customers/{body['id']}"
+    assert body["externalCustomerId"] == "cus_1"
+    assert body["email"] == "ada@example.org"
+    assert body["signupDate"] == "2026-01-15T07:30:00+00:00"
+    assert body["tags"] == ["trial", "vip"]
+    assert body["churnRiskScore"] is not None and body["riskBand"] in ("low", "medium", "high")
+    assert body["lastEngagementDate"] is None
+
+    read = api.get(body["id"].join(["/api/customers/", ""]))
+    assert read.json == body
+    assert read.headers["ETag"] == '"1"'
+
+    put = api.put(
+        f"/api/customers/{body['id']}",
+        json={**CUSTOMER, "name": "Ada King"},
+        headers={"If-Match": '"1"'},
+    )
+    assert put.status_code == 200
+    assert put.json["name"] == "Ada King" and put.json["version"] == 2
+    stale = api.put(f"/api/customers/{body['id']}", json=CUSTOMER, headers={"If-Match": '"1"'})
+    assert stale.status_code == 409 and stale.mimetype == PROBLEM
+    assert stale.json["title"] == "Stale update"
+
+    patched = api.patch(f"/api/customers/{body['id']}", json={"tags": []})
+    assert patched.status_code == 200
+    assert patched.json["tags"] == [] and patched.json["name"] == "Ada King"
+
+    assert api.delete(f"/api/customers/{body['id']}").status_code == 204
+    gone = api.get(f"/api/customers/{body['id']}")
+    assert gone.status_code == 404 and gone.mimetype == PROBLEM
+
+
+def test_validation_errors_name_each_field(api):
+    response = api.post(
+        "/api/customers",
+        json={"externalCustomerId": "", "name": 42, "email": "not-mail", "signupDate": "someday"},
+    )
+    assert response.status_code == 422
+    assert response.mimetype == PROBLEM
+    errors = response.json["errors"]
+    assert errors["name"] == "Expected a string."
+    bad = api.post("/api/customers", json={"externalCustomerId": "", "name": "X", "email": "nope"})
+    assert set(bad.json["errors"]) == {"externalCustomerId", "email"}
+    unknown = api.post("/api/customers", json={**CUSTOMER, "colour": "red"})
+    assert unknown.json["errors"] == {"colour": "Unknown field."}
+    tags = api.post("/api/customers", json={**CUSTOMER, "tags": "vip"})
+    assert tags.json["errors"] == {"tags": "Expected a list of strings."}
+    date = api.post("/api/customers", json={**CUSTOMER, "signupDate": "31/02/2026"})
+    assert "signupDate" in date.json["errors"]
+
+
+def test_malformed_and_oversized_bodies(app, api, make_app, token):
+    broken = api.post(
+        "/api/customers", data="{not json", headers={"Content-Type": "application/json"}
+    )
+    assert broken.status_code == 400 and broken.mimetype == PROBLEM
+    assert broken.json["title"] == "Malformed JSON"
+    nested = api.post(
+        "/api/customers",
+        data="[" * 100_000 + "]" * 100_000,
+        headers={"Content-Type": "application/json"},
+    )
+    assert nested.status_code in (400, 422) and nested.mimetype == PROBLEM
+    not_object = api.post("/api/customers", json=[1, 2])
+    assert not_object.status_code == 422
+    small = make_app(MAX_CONTENT_LENGTH=1000).test_client()
+    big = small.post(
+        "/api/customers",
+        data=json.dumps({**CUSTOMER, "name": "x" * 5000}),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert big.status_code == 413 and big.mimetype == PROBLEM
+
+
+def test_duplicate_external_id_is_a_409(api):
+    assert api.post("/api/customers", json=CUSTOMER).status_code == 201
+    again = api.post("/api/customers", json={**CUSTOMER, "email": "other@example.org"})
+    assert again.status_code == 409
+    assert again.json["errors"] == {"externalCustomerId": "Already used by another customer."}
+
+
+def test_list_filters_sorts_and_pages(app, api, user):
+    with app.app_context():
+        for n in range(7):
+            factories.make_customer(
+                db.session, user, name=f"Zed {n}", churn_risk_score=float(10 * n)
+            )
+        factories.make_customer(db.session, user, name="Other", churn_risk_score=99.0)
+        db.session.commit()
+    first = api.get("/api/customers?q=zed&sort=name&dir=asc&limit=3").json
+    assert [c["name"] for c in first["data"]] == ["Zed 0", "Zed 1", "Zed 2"]
+    assert first["total"] == 7
+    second = api.get(first["next"]).json
+    assert [c["name"] for c in second["data"]] == ["Zed 3", "Zed 4", "Zed 5"]
+    third = api.get(second["next"]).json
+    assert [c["name"] for c in third["data"]] == ["Zed 6"] and third["next"] is None
+    high = api.get("/api/customers?band=high").json
+    assert {c["name"] for c in high["data"]} == {"Other"}
+    assert api.get("/api/customers?limit=1000").status_code == 422
+
+
+def test_events_of_a_customer(app, api):
+    customer = api.post("/api/customers", json=CUSTOMER).json
+    url = f"/api/customers/{customer['id']}/events"
+    logged = api.post(
+        url,
+        json={
+            "eventType": "Feature Used",
+            "eventDate": "2026-11-20T10:00:00Z",
+            "details": {"feature": "export"},
+        },
+    )
+    assert logged.status_code == 201
+    assert logged.json["eventType"] == "feature_used"
+    assert logged.json["eventDate"] == "2026-11-20T10:00:00+00:00"
+    assert api.get(f"/api/customers/{customer['id']}").json["lastEngagementDate"] == (
+        "2026-11-20T10:00:00+00:00"
+    )
+    for day in range(3):
+        api.post(url, json={"eventType": "login", "eventDate": f"2026-10-0{day + 1}T08:00:00Z"})
+    page = api.get(url + "?limit=2").json
+    assert [e["eventType"] for e in page["data"]] == ["feature_used", "login"]
+    rest = api.get(page["next"]).json
+    assert len(rest["data"]) == 2 and rest["next"] is None
+    bad = api.post(url, json={"eventType": "bad type!", "details": {"nested": {"x": 1}}})
+    assert bad.status_code == 422
+    assert set(bad.json["errors"]) == {"eventType", "details"}
+    event_id = logged.json["id"]
+    assert api.get(f"/api/events/{event_id}").json["details"] == {"feature": "export"}
+    assert api.delete(f"/api/events/{event_id}").status_code == 204
+    assert api.get(f"/api/events/{event_id}").status_code == 404
+
+
+def test_bulk_ingestion_reports_each_item(app, api):
+    api.post("/api/customers", json=CUSTOMER)
+    batch = {
+        "events": [
+            {
+                "externalCustomerId": "cus_1",
+                "eventType": "login",
+                "eventDate": "2026-11-01T00:00:00Z",
+            },
+            {"externalCustomerId": "cus_404", "eventType": "login"},
+            {"externalCustomerId": "cus_1", "eventType": "no good!"},
+            "not an object",
+        ]
+    }
+    response = api.post("/api/events", json=batch)
+    assert response.status_code == 200
+    body = response.json
+    assert body["created"] == 1 and body["failed"] == 3
+    statuses = [r["status"] for r in body["results"]]
+    assert statuses == ["created", "failed", "failed", "failed"]
+    assert body["results"][1]["errors"] == {
+        "externalCustomerId": "No customer has this externalCustomerId."
+    }
+    assert "eventType" in body["results"][2]["errors"]
+
+
+def test_bulk_ingestion_can_create_missing_customers(app, api):
+    batch = {
+        "createMissingCustomers": True,
+        "events": [
+            {
+                "externalCustomerId": "new_1",
+                "eventType": "purchase",
+                "customer": {"name": "New One", "email": "new1@example.org"},
+            },
+            {"externalCustomerId": "new_1", "eventType": "login"},
+            {"externalCustomerId": "new_2", "eventType": "login"},
+        ],
+    }
+    body = api.post("/api/events", json=batch).json
+    assert body["customersCreated"] == 1
+    assert [r["status"] for r in body["results"]] == ["created", "created", "failed"]
+    listed = api.get("/api/customers?q=new").json["data"]
+    assert [c["name"] for c in listed] == ["New One"]
+    assert listed[0]["lastEngagementDate"] is not None
+
+
+def test_retried_batches_never_double_events(app, api):
+    customer = api.post("/api/customers", json=CUSTOMER).json
+    batch = {"events": [{"externalCustomerId": "cus_1", "eventType": "login"}] * 3}
+    headers = {"Idempotency-Key": "batch-42"}
+    first = api.post("/api/events", json=batch, headers=headers)
+    again = api.post("/api/events", json=batch, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json == first.json
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert events_of(app, customer["id"]) == 3
+    other_body = api.post("/api/events", json={"events": batch["events"][:1]}, headers=headers)
+    assert other_body.status_code == 422 and other_body.json["title"] == "Idempotency-Key reused"
+    assert events_of(app, customer["id"]) == 3
+    assert api.post("/api/events", json={"events": []}).status_code == 422
+
+
+def test_another_accounts_objects_are_404(app, api):
+    with app.app_context():
+        other = factories.make_user(db.session)
+        theirs = factories.make_customer(db.session, other, external_customer_id="cus_1")
+        event = EngagementEvent(
+            user_id=other.id,
+            customer_id=theirs.id,
+            event_type="login",
+            event_date=theirs.signup_date,
+        )
+        db.session.add(event)
+        db.session.commit()
+        customer_id, event_id = theirs.id, event.id
+    for method, path, kwargs in [
+        ("get", f"/api/customers/{customer_id}", {}),
+        ("put", f"/api/customers/{customer_id}", {"json": CUSTOMER}),
+        ("patch", f"/api/customers/{customer_id}", {"json": {"name": "Mine now"}}),
+        ("delete", f"/api/customers/{customer_id}", {}),
+        ("get", f"/api/customers/{customer_id}/events", {}),
+        ("post", f"/api/customers/{customer_id}/events", {"json": {"eventType": "login"}}),
+        ("get", f"/api/events/{event_id}", {}),
+        ("delete", f"/api/events/{event_id}", {}),
+    ]:
+        response = getattr(api, method)(path, **kwargs)
+        assert response.status_code == 404, (method, path)
+        assert response.mimetype == PROBLEM
+    # Their externalCustomerId is not ours: the batch cannot reach their customer.
+    result = api.post(
+        "/api/events", json={"events": [{"externalCustomerId": "cus_1", "eventType": "x"}]}
+    )
+    assert result.json["failed"] == 1
+    assert api.get("/api/customers").json["data"] == []
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(EngagementEvent)) == 1
+        assert db.session.get(Customer, customer_id).name != "Mine now"
+
+
+def test_cookie_calls_need_csrf_but_bearer_calls_do_not(make_app, user, token):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    browser = app.test_client()
+    login = browser.get("/login").text
+    csrf = login.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    browser.post(
+        "/login",
+        data={"email": user.email, "password": factories.DEFAULT_PASSWORD, "csrf_token": csrf},
+    )
+    assert browser.get("/api/customers").status_code == 200
+    page = browser.get("/account").text
+    csrf = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    refused = browser.post("/api/customers", json=CUSTOMER)
+    assert refused.status_code == 403 and refused.mimetype == PROBLEM
+    allowed = browser.post("/api/customers", json=CUSTOMER, headers={"X-CSRFToken": csrf})
+    assert allowed.status_code == 201
+    # A bearer token needs no CSRF token, and a cookie sent along with a bad token is ignored.
+    program = app.test_client()
+    assert (
+        program.post(
+            "/api/customers",
+            json={**CUSTOMER, "externalCustomerId": "cus_2"},
+            headers={"Authorization": f"Bearer {token}"},
+        ).status_code
+        == 201
+    )
+    assert (
+        browser.get("/api/customers", headers={"Authorization": "Bearer lg_wrong"}).status_code
+        == 401
+    )
