@@ -12,14 +12,15 @@ from dataclasses import replace
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
+from loyalty import openapi
 from loyalty.db import get_or_404
 from loyalty.domain.api_input import InputError, customer_input, event_input
 from loyalty.domain.bands import risk_band
 from loyalty.errors import problem
-from loyalty.extensions import db, limiter
+from loyalty.extensions import db, limiter, login_manager
 from loyalty.models import Customer, EngagementEvent
 from loyalty.services import customers as customer_service
 from loyalty.services import event_ingestion
@@ -41,11 +42,18 @@ def _caller() -> str:
     return str(current_user.id) if current_user.is_authenticated else request.remote_addr or ""
 
 
+PUBLIC_ENDPOINTS = frozenset({"api.openapi_document", "api.docs"})
+
+
 @bp.before_request
-@login_required
-@limiter.limit(API_LIMIT, key_func=_caller)
-def _signed_in() -> None:
+def _signed_in() -> Response | None:
     """Every API call needs a token or a signed-in browser (anonymous calls get a 401)."""
+    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+        return None
+    return login_manager.unauthorized()
+
+
+limiter.limit(API_LIMIT, key_func=_caller)(bp)
 
 
 def iso(moment) -> str | None:
@@ -349,6 +357,25 @@ def _stored(replay: event_ingestion.Replay) -> Response:
     response.status_code = replay.status
     response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+# --- The document -------------------------------------------------------------------------
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    """The OpenAPI 3.1 description of this API."""
+    return jsonify(openapi.build(LIST_LIMIT_MAX, LIST_PARAMS))
+
+
+@bp.get("/docs")
+def docs() -> Response:
+    """The same document, readable by people."""
+    from flask import render_template
+
+    return Response(
+        render_template("api/docs.html", spec=openapi.build(LIST_LIMIT_MAX, LIST_PARAMS))
+    )
 
 
 # --- Analytics ----------------------------------------------------------------------------

@@ -1,0 +1,436 @@
+"""The OpenAPI 3.1 document of /api/, built from the same definitions the API validates with.
+
+Field names, lengths, patterns and limits come from `loyalty/domain/importing.py` and
+`loyalty/domain/api_input.py` (the rules the API, the import and the forms share) and from
+the API views' own constants, so the document cannot describe rules the code does not apply.
+"""
+
+from __future__ import annotations
+
+from loyalty.domain import api_input, importing
+from loyalty.domain.bands import RISK_BANDS
+from loyalty.domain.scoring import EVENT_TYPE_MAX_LENGTH
+from loyalty.services.customer_query import SORTABLE
+from loyalty.services.event_ingestion import MAX_BATCH
+
+NOT_BLANK = r"\S"
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _problem(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": _ref("Problem")}},
+    }
+
+
+def _json(schema: dict, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _body(schema: dict) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+COMMON = {
+    "400": _problem("Malformed JSON"),
+    "401": _problem("No valid token or session"),
+    "403": _problem("CSRF token missing (cookie sessions)"),
+    "413": _problem("Body too large"),
+    "422": _problem("Invalid fields (see errors)"),
+    "429": _problem("Too many requests"),
+}
+
+
+def _responses(ok: dict, *codes: str) -> dict:
+    return {**ok, **{code: COMMON.get(code) or _problem(code) for code in codes}}
+
+
+NOT_FOUND = {"404": _problem("Not found (or another account's)")}
+CONFLICT = {"409": _problem("Duplicate externalCustomerId or stale update")}
+
+
+def _customer_input() -> dict:
+    lengths = importing.MAX_FIELD_LENGTHS
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["externalCustomerId", "name", "email"],
+        "properties": {
+            "externalCustomerId": {
+                "type": "string",
+                "maxLength": lengths["external_customer_id"],
+                "pattern": NOT_BLANK,
+            },
+            "name": {"type": "string", "maxLength": lengths["name"], "pattern": NOT_BLANK},
+            "email": {
+                "type": "string",
+                "maxLength": lengths["email"],
+                "pattern": importing._EMAIL_PATTERN.pattern,
+            },
+            "signupDate": {
+                "type": "string",
+                "format": "date-time",
+                "description": "ISO 8601; defaults to now. Years 1970-2100.",
+            },
+            "tags": {
+                "type": "array",
+                "maxItems": importing.TAGS_PER_CUSTOMER,
+                "items": {
+                    "type": "string",
+                    "maxLength": importing.TAG_MAX_LENGTH,
+                    "pattern": importing._TAG_PATTERN.pattern,
+                },
+            },
+        },
+    }
+
+
+def _customer() -> dict:
+    nullable_time = {"type": ["string", "null"], "format": "date-time"}
+    return {
+        "type": "object",
+        "required": ["id", "externalCustomerId", "name", "email", "signupDate", "tags"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "externalCustomerId": {"type": "string"},
+            "name": {"type": "string"},
+            "email": {"type": "string"},
+            "signupDate": {"type": "string", "format": "date-time"},
+            "lastEngagementDate": nullable_time,
+            "churnRiskScore": {"type": ["number", "null"], "minimum": 0, "maximum": 100},
+            "riskBand": {"enum": [band for band, _low, _high in RISK_BANDS] + [None]},
+            "churnRiskFactors": {"type": "array", "items": {"type": "object"}},
+            "churnScoredAt": nullable_time,
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "version": {"type": "integer"},
+            "createdAt": {"type": "string", "format": "date-time"},
+            "updatedAt": {"type": "string", "format": "date-time"},
+        },
+    }
+
+
+def _event_input() -> dict:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["eventType"],
+        "properties": {
+            "eventType": {
+                "type": "string",
+                "maxLength": EVENT_TYPE_MAX_LENGTH,
+                "pattern": r"^[A-Za-z0-9_ \-]*[A-Za-z0-9_][A-Za-z0-9_ \-]*$",
+                "description": "login, feature_used, purchase, support_ticket, payment_failed, "
+                "downgrade, upgrade, cancellation_request, note, or your own type.",
+            },
+            "eventDate": {"type": "string", "format": "date-time"},
+            "details": {
+                "type": "object",
+                "maxProperties": api_input.DETAILS_MAX_KEYS,
+                "propertyNames": {"maxLength": api_input.DETAILS_KEY_MAX},
+                "additionalProperties": {
+                    "type": ["string", "number", "boolean", "null"],
+                    "maxLength": api_input.DETAILS_VALUE_MAX,
+                },
+            },
+        },
+    }
+
+
+def _event() -> dict:
+    return {
+        "type": "object",
+        "required": ["id", "customerId", "eventType", "eventDate", "details"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "customerId": {"type": "string", "format": "uuid"},
+            "eventType": {"type": "string"},
+            "eventDate": {"type": "string", "format": "date-time"},
+            "details": {"type": "object"},
+            "createdAt": {"type": "string", "format": "date-time"},
+        },
+    }
+
+
+def _page_of(item: str) -> dict:
+    return {
+        "type": "object",
+        "required": ["data", "next"],
+        "properties": {
+            "data": {"type": "array", "items": _ref(item)},
+            "next": {"type": ["string", "null"], "description": "URL of the next page"},
+            "total": {"type": "integer"},
+            "totalIsLowerBound": {"type": "boolean"},
+        },
+    }
+
+
+def _batch() -> dict:
+    item = {
+        **_event_input(),
+        "required": ["externalCustomerId", "eventType"],
+        "properties": {
+            **_event_input()["properties"],
+            "externalCustomerId": {"type": "string", "maxLength": 255, "pattern": NOT_BLANK},
+            "customer": {
+                "type": "object",
+                "description": "name and email, used when createMissingCustomers is true",
+                "properties": {"name": {"type": "string"}, "email": {"type": "string"}},
+            },
+        },
+    }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["events"],
+        "properties": {
+            "events": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": item},
+            "createMissingCustomers": {"type": "boolean", "default": False},
+        },
+    }
+
+
+def _batch_result() -> dict:
+    return {
+        "type": "object",
+        "required": ["created", "failed", "customersCreated", "results"],
+        "properties": {
+            "created": {"type": "integer"},
+            "failed": {"type": "integer"},
+            "customersCreated": {"type": "integer"},
+            "results": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["index", "status"],
+                    "properties": {
+                        "index": {"type": "integer"},
+                        "status": {"enum": ["created", "failed"]},
+                        "id": {"type": "string", "format": "uuid"},
+                        "errors": {"type": "object"},
+                    },
+                },
+            },
+        },
+    }
+
+
+def _query(name: str, schema: dict, description: str = "") -> dict:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def _path_id(name: str) -> dict:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "format": "uuid"},
+    }
+
+
+def build(list_limit_max: int, list_params: dict[str, str]) -> dict:
+    """The whole document."""
+    date = {"type": "string", "format": "date"}
+    list_parameters = {
+        "q": _query(
+            "q", {"type": "string", "maxLength": 200}, "Text in name, e-mail or external id"
+        ),
+        "band": _query("band", {"enum": [b for b, _l, _h in RISK_BANDS]}),
+        "segment": _query("segment", {"type": "string", "format": "uuid"}),
+        "tag": _query("tag", {"type": "string", "maxLength": 40}),
+        "signupFrom": _query("signupFrom", date),
+        "signupTo": _query("signupTo", date),
+        "engagedFrom": _query("engagedFrom", date),
+        "engagedTo": _query("engagedTo", date),
+        "sort": _query("sort", {"enum": sorted(SORTABLE)}),
+        "dir": _query("dir", {"enum": ["asc", "desc"]}),
+        "cursor": _query("cursor", {"type": "string"}, "From the previous page's next URL"),
+    }
+    if set(list_parameters) != set(list_params):
+        raise RuntimeError("The document's list parameters and the view's disagree.")
+    limit = _query(
+        "limit", {"type": "integer", "minimum": 1, "maximum": list_limit_max, "default": 50}
+    )
+    if_match = {
+        "name": "If-Match",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": 'The ETag (version) you read, e.g. "3": refuses the write if it changed.',
+    }
+    customer = _ref("Customer")
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Loyalty Guardian API",
+            "version": "1",
+            "description": "Customers, engagement events and churn-risk analytics of one "
+            "account. Errors are RFC 9457 problem details.",
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/customers": {
+                "get": {
+                    "summary": "List customers (filters, sorts, cursor pages)",
+                    "parameters": [*list_parameters.values(), limit],
+                    "responses": _responses(
+                        {"200": _json(_ref("CustomerPage"))}, "401", "422", "429"
+                    ),
+                },
+                "post": {
+                    "summary": "Add a customer",
+                    "requestBody": _body(_ref("CustomerInput")),
+                    "responses": _responses(
+                        {"201": _json(customer, "Created")},
+                        "400",
+                        "401",
+                        "403",
+                        "413",
+                        "422",
+                        "429",
+                    )
+                    | CONFLICT,
+                },
+            },
+            "/api/customers/{customerId}": {
+                "parameters": [_path_id("customerId")],
+                "get": {
+                    "summary": "One customer with churn risk and reasons",
+                    "responses": _responses({"200": _json(customer)}, "401", "429") | NOT_FOUND,
+                },
+                "put": {
+                    "summary": "Replace a customer",
+                    "parameters": [if_match],
+                    "requestBody": _body(_ref("CustomerInput")),
+                    "responses": _responses(
+                        {"200": _json(customer)}, "400", "401", "403", "413", "422", "429"
+                    )
+                    | NOT_FOUND
+                    | CONFLICT,
+                },
+                "patch": {
+                    "summary": "Change some fields of a customer",
+                    "parameters": [if_match],
+                    "requestBody": _body({**_customer_input(), "required": []}),
+                    "responses": _responses(
+                        {"200": _json(customer)}, "400", "401", "403", "413", "422", "429"
+                    )
+                    | NOT_FOUND
+                    | CONFLICT,
+                },
+                "delete": {
+                    "summary": "Delete a customer (and its events, answers, memberships)",
+                    "responses": _responses(
+                        {"204": {"description": "Deleted"}}, "401", "403", "429"
+                    )
+                    | NOT_FOUND,
+                },
+            },
+            "/api/customers/{customerId}/events": {
+                "parameters": [_path_id("customerId")],
+                "get": {
+                    "summary": "A customer's events, newest first",
+                    "parameters": [_query("cursor", {"type": "string"}), limit],
+                    "responses": _responses({"200": _json(_page_of("Event"))}, "401", "422", "429")
+                    | NOT_FOUND,
+                },
+                "post": {
+                    "summary": "Log an event for a customer",
+                    "requestBody": _body(_ref("EventInput")),
+                    "responses": _responses(
+                        {"201": _json(_ref("Event"), "Created")},
+                        "400",
+                        "401",
+                        "403",
+                        "413",
+                        "422",
+                        "429",
+                    )
+                    | NOT_FOUND,
+                },
+            },
+            "/api/events": {
+                "post": {
+                    "summary": "Ingest a batch of events by externalCustomerId",
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string", "maxLength": 255},
+                        }
+                    ],
+                    "requestBody": _body(_ref("EventBatch")),
+                    "responses": _responses(
+                        {
+                            "201": _json(_ref("EventBatchResult"), "All items created"),
+                            "200": _json(_ref("EventBatchResult"), "Some items failed"),
+                        },
+                        "400",
+                        "401",
+                        "403",
+                        "413",
+                        "422",
+                        "429",
+                    ),
+                },
+            },
+            "/api/events/{eventId}": {
+                "parameters": [_path_id("eventId")],
+                "get": {
+                    "summary": "One event",
+                    "responses": _responses({"200": _json(_ref("Event"))}, "401", "429")
+                    | NOT_FOUND,
+                },
+                "delete": {
+                    "summary": "Delete an event (its customer is rescored)",
+                    "responses": _responses(
+                        {"204": {"description": "Deleted"}}, "401", "403", "429"
+                    )
+                    | NOT_FOUND,
+                },
+            },
+            "/api/analytics/churn-risk": {
+                "get": {
+                    "summary": "Churn-risk counts, averages, bands, deciles, segments, top risks",
+                    "responses": _responses({"200": _json({"type": "object"})}, "401", "429"),
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "CustomerInput": _customer_input(),
+                "Customer": _customer(),
+                "CustomerPage": _page_of("Customer"),
+                "EventInput": _event_input(),
+                "Event": _event(),
+                "EventBatch": _batch(),
+                "EventBatchResult": _batch_result(),
+                "Problem": {
+                    "type": "object",
+                    "required": ["title", "status"],
+                    "properties": {
+                        "type": {"type": "string"},
+                        "title": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "detail": {"type": "string"},
+                        "errors": {
+                            "type": "object",
+                            "additionalProperties": {"type": "string"},
+                            "description": "Field name -> what is wrong",
+                        },
+                    },
+                },
+            },
+        },
+    }
