@@ -49,6 +49,7 @@ def _responses(ok: dict, *codes: str) -> dict:
     return {**ok, **{code: COMMON.get(code) or _problem(code) for code in codes}}
 
 
+WRITE_ERRORS = ("400", "401", "403", "413", "422", "429")
 NOT_FOUND = {"404": _problem("Not found (or another account's)")}
 CONFLICT = {"409": _problem("Duplicate externalCustomerId or stale update")}
 
@@ -218,6 +219,98 @@ def _batch_result() -> dict:
     }
 
 
+def _segment_input() -> dict:
+    from loyalty.domain.criteria import FIELDS, MAX_RULES, OPERATORS
+
+    rule = {
+        "type": "object",
+        "required": ["field", "op"],
+        "properties": {
+            "field": {"enum": list(FIELDS)},
+            "op": {"enum": sorted({op for ops in OPERATORS.values() for op in ops})},
+            "value": {},
+            "count": {"type": "integer", "minimum": 0},
+            "event_type": {"type": "string"},
+            "days": {"type": "integer", "minimum": 1},
+        },
+    }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name"],
+        "properties": {
+            "name": {
+                "type": "string",
+                "maxLength": api_input.SEGMENT_NAME_MAX,
+                "pattern": NOT_BLANK,
+            },
+            "description": {"type": "string", "maxLength": api_input.SEGMENT_DESCRIPTION_MAX},
+            "criteria": {
+                "type": ["object", "null"],
+                "description": "Rules combined by match (all/any); see the README.",
+                "properties": {
+                    "match": {"enum": ["all", "any"]},
+                    "rules": {"type": "array", "maxItems": MAX_RULES, "items": rule},
+                },
+            },
+            "isAutomatic": {"type": "boolean", "description": "Needs criteria."},
+        },
+    }
+
+
+def _segment() -> dict:
+    return {
+        "type": "object",
+        "required": ["id", "name", "description", "isAutomatic"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "criteria": {"type": ["object", "null"]},
+            "isAutomatic": {"type": "boolean"},
+            "memberCount": {"type": "integer"},
+            "createdAt": {"type": "string", "format": "date-time"},
+            "updatedAt": {"type": "string", "format": "date-time"},
+        },
+    }
+
+
+def _survey_input() -> dict:
+    from loyalty.domain.surveys import KINDS
+
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["title"],
+        "properties": {
+            "title": {
+                "type": "string",
+                "maxLength": api_input.SURVEY_TITLE_MAX,
+                "pattern": NOT_BLANK,
+            },
+            "description": {"type": "string", "maxLength": api_input.SURVEY_DESCRIPTION_MAX},
+            "kind": {"enum": list(KINDS)},
+            "question": {"type": "string", "maxLength": api_input.SURVEY_QUESTION_MAX},
+        },
+    }
+
+
+def _survey() -> dict:
+    return {
+        "type": "object",
+        "required": ["id", "title", "kind", "question"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "title": {"type": "string"},
+            "description": {"type": "string"},
+            "kind": {"type": "string"},
+            "question": {"type": "string"},
+            "createdAt": {"type": "string", "format": "date-time"},
+            "updatedAt": {"type": "string", "format": "date-time"},
+        },
+    }
+
+
 def _query(name: str, schema: dict, description: str = "") -> dict:
     return {
         "name": name,
@@ -359,6 +452,15 @@ def build(list_limit_max: int, list_params: dict[str, str]) -> dict:
                 },
             },
             "/api/events": {
+                "get": {
+                    "summary": "Every event of the account, newest first",
+                    "parameters": [
+                        _query("eventType", {"type": "string", "maxLength": 50}),
+                        _query("cursor", {"type": "string"}),
+                        limit,
+                    ],
+                    "responses": _responses({"200": _json(_page_of("Event"))}, "401", "422", "429"),
+                },
                 "post": {
                     "summary": "Ingest a batch of events by externalCustomerId",
                     "parameters": [
@@ -399,6 +501,184 @@ def build(list_limit_max: int, list_params: dict[str, str]) -> dict:
                     | NOT_FOUND,
                 },
             },
+            "/api/segments": {
+                "get": {
+                    "summary": "Every segment with its member count",
+                    "responses": _responses({"200": _json(_page_of("Segment"))}, "401", "429"),
+                },
+                "post": {
+                    "summary": "Add a segment (criteria fill it; automatic keeps it in sync)",
+                    "requestBody": _body(_ref("SegmentInput")),
+                    "responses": _responses(
+                        {"201": _json(_ref("Segment"), "Created")}, *WRITE_ERRORS
+                    )
+                    | CONFLICT,
+                },
+            },
+            "/api/segments/{segmentId}": {
+                "parameters": [_path_id("segmentId")],
+                "get": {
+                    "summary": "One segment",
+                    "responses": _responses({"200": _json(_ref("Segment"))}, "401", "429")
+                    | NOT_FOUND,
+                },
+                "put": {
+                    "summary": "Replace a segment",
+                    "requestBody": _body(_ref("SegmentInput")),
+                    "responses": _responses({"200": _json(_ref("Segment"))}, *WRITE_ERRORS)
+                    | NOT_FOUND
+                    | CONFLICT,
+                },
+                "patch": {
+                    "summary": "Change some fields of a segment",
+                    "requestBody": _body({**_segment_input(), "required": []}),
+                    "responses": _responses({"200": _json(_ref("Segment"))}, *WRITE_ERRORS)
+                    | NOT_FOUND
+                    | CONFLICT,
+                },
+                "delete": {
+                    "summary": "Delete a segment (its customers stay)",
+                    "responses": _responses(
+                        {"204": {"description": "Deleted"}}, "401", "403", "429"
+                    )
+                    | NOT_FOUND,
+                },
+            },
+            "/api/segments/{segmentId}/members": {
+                "parameters": [_path_id("segmentId")],
+                "get": {
+                    "summary": "The segment's customers (same filters and pages as /api/customers)",
+                    "parameters": [*list_parameters.values(), limit],
+                    "responses": _responses(
+                        {"200": _json(_ref("CustomerPage"))}, "401", "422", "429"
+                    )
+                    | NOT_FOUND,
+                },
+                "post": {
+                    "summary": "Add customers (all must be yours, else 404)",
+                    "requestBody": _body(_ref("CustomerIds")),
+                    "responses": _responses(
+                        {
+                            "200": _json(
+                                {"type": "object", "properties": {"added": {"type": "integer"}}}
+                            )
+                        },
+                        *WRITE_ERRORS,
+                    )
+                    | NOT_FOUND,
+                },
+            },
+            "/api/segments/{segmentId}/members/remove": {
+                "parameters": [_path_id("segmentId")],
+                "post": {
+                    "summary": "Remove customers",
+                    "requestBody": _body(_ref("CustomerIds")),
+                    "responses": _responses(
+                        {
+                            "200": _json(
+                                {"type": "object", "properties": {"removed": {"type": "integer"}}}
+                            )
+                        },
+                        *WRITE_ERRORS,
+                    )
+                    | NOT_FOUND,
+                },
+            },
+            "/api/segments/{segmentId}/members/{customerId}": {
+                "parameters": [_path_id("segmentId"), _path_id("customerId")],
+                "delete": {
+                    "summary": "Remove one customer",
+                    "responses": _responses(
+                        {"204": {"description": "Removed"}}, "401", "403", "429"
+                    )
+                    | NOT_FOUND,
+                },
+            },
+            "/api/surveys": {
+                "get": {
+                    "summary": "Every survey",
+                    "responses": _responses({"200": _json(_page_of("Survey"))}, "401", "429"),
+                },
+                "post": {
+                    "summary": "Add a survey",
+                    "requestBody": _body(_ref("SurveyInput")),
+                    "responses": _responses(
+                        {"201": _json(_ref("Survey"), "Created")}, *WRITE_ERRORS
+                    ),
+                },
+            },
+            "/api/surveys/{surveyId}": {
+                "parameters": [_path_id("surveyId")],
+                "get": {
+                    "summary": "One survey",
+                    "responses": _responses({"200": _json(_ref("Survey"))}, "401", "429")
+                    | NOT_FOUND,
+                },
+                "put": {
+                    "summary": "Replace a survey",
+                    "requestBody": _body(_ref("SurveyInput")),
+                    "responses": _responses({"200": _json(_ref("Survey"))}, *WRITE_ERRORS)
+                    | NOT_FOUND,
+                },
+                "patch": {
+                    "summary": "Change some fields of a survey",
+                    "requestBody": _body({**_survey_input(), "required": []}),
+                    "responses": _responses({"200": _json(_ref("Survey"))}, *WRITE_ERRORS)
+                    | NOT_FOUND,
+                },
+                "delete": {
+                    "summary": "Delete a survey with its links and answers",
+                    "responses": _responses(
+                        {"204": {"description": "Deleted"}}, "401", "403", "429"
+                    )
+                    | NOT_FOUND,
+                },
+            },
+            "/api/surveys/{surveyId}/responses": {
+                "parameters": [_path_id("surveyId")],
+                "get": {
+                    "summary": "A survey's answers, newest first",
+                    "parameters": [_query("cursor", {"type": "string"}), limit],
+                    "responses": _responses(
+                        {"200": _json(_page_of("SurveyResponse"))}, "401", "422", "429"
+                    )
+                    | NOT_FOUND,
+                },
+                "post": {
+                    "summary": "Record an answer given elsewhere (rescores the customer)",
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["customerId"],
+                            "properties": {
+                                "customerId": {"type": "string", "format": "uuid"},
+                                "score": {"type": "integer"},
+                                "comment": {"type": "string", "maxLength": 2000},
+                            },
+                        }
+                    ),
+                    "responses": _responses(
+                        {"201": _json(_ref("SurveyResponse"), "Created")}, *WRITE_ERRORS
+                    )
+                    | NOT_FOUND,
+                },
+            },
+            "/api/responses/{responseId}": {
+                "parameters": [_path_id("responseId")],
+                "get": {
+                    "summary": "One survey response",
+                    "responses": _responses({"200": _json(_ref("SurveyResponse"))}, "401", "429")
+                    | NOT_FOUND,
+                },
+                "delete": {
+                    "summary": "Delete a survey response (rescores the customer)",
+                    "responses": _responses(
+                        {"204": {"description": "Deleted"}}, "401", "403", "429"
+                    )
+                    | NOT_FOUND,
+                },
+            },
             "/api/analytics/churn-risk": {
                 "get": {
                     "summary": "Churn-risk counts, averages, bands, deciles, segments, top risks",
@@ -416,6 +696,34 @@ def build(list_limit_max: int, list_params: dict[str, str]) -> dict:
                 "Event": _event(),
                 "EventBatch": _batch(),
                 "EventBatchResult": _batch_result(),
+                "SegmentInput": _segment_input(),
+                "Segment": _segment(),
+                "CustomerIds": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["customerIds"],
+                    "properties": {
+                        "customerIds": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": api_input.MAX_IDS,
+                            "items": {"type": "string", "format": "uuid"},
+                        }
+                    },
+                },
+                "SurveyInput": _survey_input(),
+                "Survey": _survey(),
+                "SurveyResponse": {
+                    "type": "object",
+                    "required": ["id", "surveyId", "customerId", "response", "submittedAt"],
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "surveyId": {"type": "string", "format": "uuid"},
+                        "customerId": {"type": "string", "format": "uuid"},
+                        "response": {"type": "object"},
+                        "submittedAt": {"type": "string", "format": "date-time"},
+                    },
+                },
                 "Problem": {
                     "type": "object",
                     "required": ["title", "status"],

@@ -8,9 +8,11 @@ are the spec's own (`externalCustomerId`, `signupDate`, ...).
 from __future__ import annotations
 
 import math
+import uuid
 from datetime import datetime
 
 from loyalty.domain import importing
+from loyalty.domain.criteria import CriteriaError, parse_criteria
 from loyalty.domain.scoring import normalize_event_type
 
 # JSON name -> internal name, for what a client may write.
@@ -125,3 +127,99 @@ def event_input(data: object, now: datetime) -> tuple[str, datetime, dict]:
     if errors:
         raise InputError(errors)
     return event_type, when, details
+
+
+# --- Segments and surveys ------------------------------------------------------------------
+
+SEGMENT_NAME_MAX = 100
+SEGMENT_DESCRIPTION_MAX = 1000
+SEGMENT_FIELDS = {"name", "description", "criteria", "isAutomatic"}
+SEGMENT_READ_ONLY = frozenset({"id", "userId", "memberCount", "createdAt", "updatedAt"})
+SURVEY_TITLE_MAX = 200
+SURVEY_DESCRIPTION_MAX = 2000
+SURVEY_QUESTION_MAX = 500
+SURVEY_FIELDS = {"title", "description", "kind", "question"}
+SURVEY_READ_ONLY = frozenset({"id", "userId", "createdAt", "updatedAt"})
+MAX_IDS = 10_000
+
+
+def _text_field(
+    data: dict, key: str, maximum: int, errors: dict, required: bool = False
+) -> str | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            errors[key] = "Missing."
+        return None
+    if not isinstance(value, str):
+        errors[key] = "Expected a string."
+        return None
+    value = value.strip()
+    if required and not value:
+        errors[key] = "Missing."
+    elif len(value) > maximum:
+        errors[key] = f"At most {maximum} characters."
+    return value
+
+
+def segment_input(data: object) -> dict:
+    """A segment from JSON: name, description, criteria (validated by the criteria rules),
+    isAutomatic. Returns the clean values under the same names."""
+    data = _check_keys(data, SEGMENT_FIELDS, SEGMENT_READ_ONLY)
+    errors: dict[str, str] = {}
+    clean: dict = {
+        "name": _text_field(data, "name", SEGMENT_NAME_MAX, errors, required=True),
+        "description": _text_field(data, "description", SEGMENT_DESCRIPTION_MAX, errors) or "",
+        "criteria": None,
+        "isAutomatic": data.get("isAutomatic", False),
+    }
+    if not isinstance(clean["isAutomatic"], bool):
+        errors["isAutomatic"] = "Expected true or false."
+    if data.get("criteria") is not None:
+        try:
+            clean["criteria"] = parse_criteria(data["criteria"])
+        except CriteriaError as error:
+            errors["criteria"] = "; ".join(
+                (f"rule {i + 1}: {m}" if i is not None else m) for i, m in error.problems
+            )
+    elif clean["isAutomatic"] is True:
+        errors["criteria"] = "An automatic segment needs criteria."
+    if errors:
+        raise InputError(errors)
+    return clean
+
+
+def survey_input(data: object, kinds: dict[str, str], default_questions: dict[str, str]) -> dict:
+    """A survey from JSON: title, description, kind (nps, satisfaction, text), question."""
+    data = _check_keys(data, SURVEY_FIELDS, SURVEY_READ_ONLY)
+    errors: dict[str, str] = {}
+    clean = {
+        "title": _text_field(data, "title", SURVEY_TITLE_MAX, errors, required=True),
+        "description": _text_field(data, "description", SURVEY_DESCRIPTION_MAX, errors) or "",
+        "kind": data.get("kind", "nps"),
+        "question": _text_field(data, "question", SURVEY_QUESTION_MAX, errors) or "",
+    }
+    if clean["kind"] not in kinds:
+        errors["kind"] = f"One of {', '.join(kinds)}."
+    elif not clean["question"]:
+        clean["question"] = default_questions[clean["kind"]]
+    if errors:
+        raise InputError(errors)
+    return clean
+
+
+def id_list(data: object, key: str = "customerIds") -> list[uuid.UUID]:
+    """A non-empty list of UUID strings under `key`."""
+    data = _check_keys(data, {key}, frozenset())
+    values = data.get(key)
+    if not isinstance(values, list) or not values:
+        raise InputError({key: "Expected a non-empty list of ids."})
+    if len(values) > MAX_IDS:
+        raise InputError({key: f"At most {MAX_IDS:,} ids."})
+    problem = InputError({key: "Every id must be a UUID string."})
+    if not all(isinstance(v, str) for v in values):
+        raise problem
+    try:
+        return [uuid.UUID(v) for v in values]
+    except ValueError:
+        raise problem from None

@@ -76,11 +76,20 @@ def _decode(cursor: str) -> tuple[datetime, uuid.UUID] | None:
 
 
 def timeline(
-    session: Session, customer: Customer, older_than: str = "", limit: int = TIMELINE_PAGE
+    session: Session,
+    customer: Customer | None,
+    older_than: str = "",
+    limit: int = TIMELINE_PAGE,
+    event_type: str = "",
 ) -> TimelinePage:
-    """A page of the customer's timeline (keyset on date and id, so any depth is fast)."""
+    """A page of a customer's timeline, or the whole account's with `customer=None`
+    (keyset on date and id, so any depth is fast)."""
     e = EngagementEvent
-    statement = select(e).where(e.customer_id == customer.id)
+    statement = select(e)
+    if customer is not None:
+        statement = statement.where(e.customer_id == customer.id)
+    if event_type:
+        statement = statement.where(e.event_type == event_type)
     if older_than:
         position = _decode(older_than)
         if position is None:

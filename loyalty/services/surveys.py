@@ -282,6 +282,36 @@ def _decode(cursor: str) -> tuple[datetime, uuid.UUID] | None:
         return None
 
 
+@dataclass(frozen=True)
+class ResponsesPage:
+    """Answers newest first, and where the next (older) page starts."""
+
+    rows: list[SurveyResponse]
+    older: str
+
+
+def responses_page(
+    session: Session, survey: FeedbackSurvey, older: str = "", limit: int = 50
+) -> ResponsesPage:
+    """A page of a survey's answers (keyset on time and id)."""
+    r = SurveyResponse
+    statement = select(r).where(r.feedback_survey_id == survey.id)
+    cursor = _decode(older) if older else None
+    if older and cursor is None:
+        return ResponsesPage([], "")
+    if cursor is not None:
+        when, last_id = cursor
+        statement = statement.where(
+            or_(r.submitted_at < when, and_(r.submitted_at == when, r.id < last_id))
+        )
+    rows = list(
+        session.scalars(statement.order_by(r.submitted_at.desc(), r.id.desc()).limit(limit + 1))
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ResponsesPage(rows, f"{rows[-1].submitted_at.isoformat()}_{rows[-1].id}" if more else "")
+
+
 # --- Answering ----------------------------------------------------------------------------
 
 

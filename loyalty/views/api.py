@@ -11,20 +11,37 @@ import uuid
 from dataclasses import replace
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, abort, jsonify, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from loyalty import openapi
 from loyalty.db import get_or_404
-from loyalty.domain.api_input import InputError, customer_input, event_input
+from loyalty.domain.api_input import (
+    InputError,
+    customer_input,
+    event_input,
+    id_list,
+    segment_input,
+    survey_input,
+)
 from loyalty.domain.bands import risk_band
+from loyalty.domain.surveys import DEFAULT_QUESTIONS, KINDS, AnswerError, parse_answer
 from loyalty.errors import problem
 from loyalty.extensions import db, limiter, login_manager
-from loyalty.models import Customer, EngagementEvent
+from loyalty.models import (
+    Customer,
+    CustomerSegment,
+    EngagementEvent,
+    FeedbackSurvey,
+    SurveyResponse,
+)
 from loyalty.services import customers as customer_service
 from loyalty.services import event_ingestion
 from loyalty.services import events as event_service
+from loyalty.services import segment_criteria as criteria_service
+from loyalty.services import segments as segment_service
+from loyalty.services import surveys as survey_service
 from loyalty.services.analytics import churn_analytics
 from loyalty.services.customer_query import customer_page
 from loyalty.services.scoring import rescore
@@ -303,6 +320,22 @@ def log_customer_event(customer_id: uuid.UUID) -> Response:
     return response
 
 
+@bp.get("/events")
+def account_events() -> Response:
+    """Every event of the account, newest first (optionally one `eventType`)."""
+    event_type = request.args.get("eventType", "").strip()[:50]
+    page = event_service.timeline(
+        db.session, None, request.args.get("cursor", ""), _limit(), event_type
+    )
+    next_url = None
+    if page.older_cursor:
+        params = {k: v for k, v in request.args.items() if k != "cursor"}
+        next_url = (
+            url_for("api.account_events") + "?" + urlencode({**params, "cursor": page.older_cursor})
+        )
+    return jsonify({"data": [event_json(e) for e in page.events], "next": next_url})
+
+
 @bp.get("/events/<uuid:event_id>")
 def get_event(event_id: uuid.UUID) -> Response:
     """One event."""
@@ -357,6 +390,313 @@ def _stored(replay: event_ingestion.Replay) -> Response:
     response.status_code = replay.status
     response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+# --- Segments -----------------------------------------------------------------------------
+
+
+def segment_json(segment: CustomerSegment, members: int | None = None) -> dict:
+    """A segment as the API shows it."""
+    body = {
+        "id": str(segment.id),
+        "name": segment.name,
+        "description": segment.description,
+        "criteria": segment.criteria,
+        "isAutomatic": segment.is_automatic,
+        "createdAt": iso(segment.created_at),
+        "updatedAt": iso(segment.updated_at),
+    }
+    if members is not None:
+        body["memberCount"] = members
+    return body
+
+
+def _name_taken() -> Response:
+    return problem(
+        409,
+        "Duplicate segment name",
+        "You already have a segment with this name.",
+        errors={"name": "Already used by another segment."},
+    )
+
+
+@bp.get("/segments")
+def list_segments() -> Response:
+    """Every segment with its member count."""
+    stats = segment_service.segment_stats(db.session)
+    return jsonify({"data": [segment_json(s.segment, s.members) for s in stats], "next": None})
+
+
+def _save_segment(segment: CustomerSegment | None, values: dict) -> CustomerSegment | Response:
+    try:
+        if segment is None:
+            segment = segment_service.create_segment(
+                db.session, current_user.id, values["name"], values["description"]
+            )
+        else:
+            segment_service.rename_segment(
+                db.session, segment, values["name"], values["description"]
+            )
+    except segment_service.SegmentNameTaken:
+        return _name_taken()
+    if values["criteria"] is not None:
+        criteria_service.apply_criteria(
+            db.session, segment, values["criteria"], values["isAutomatic"]
+        )
+    else:
+        segment.criteria, segment.is_automatic = None, False
+    return segment
+
+
+@bp.post("/segments")
+def create_segment() -> Response:
+    """A new segment; with criteria it is filled at once (and kept in sync if automatic)."""
+    saved = _save_segment(None, segment_input(_body()))
+    if isinstance(saved, Response):
+        return saved
+    db.session.commit()
+    response = jsonify(segment_json(saved, segment_service.stats_of(db.session, saved).members))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_segment", segment_id=saved.id)
+    return response
+
+
+@bp.get("/segments/<uuid:segment_id>")
+def get_segment(segment_id: uuid.UUID) -> Response:
+    """One segment with its member count."""
+    segment = get_or_404(CustomerSegment, segment_id)
+    return jsonify(segment_json(segment, segment_service.stats_of(db.session, segment).members))
+
+
+@bp.route("/segments/<uuid:segment_id>", methods=["PUT", "PATCH"])
+def update_segment(segment_id: uuid.UUID) -> Response:
+    """Replace or change a segment (criteria included)."""
+    segment = get_or_404(CustomerSegment, segment_id)
+    data = _body()
+    if request.method == "PATCH" and isinstance(data, dict):
+        current = segment_json(segment)
+        data = {
+            **{k: current[k] for k in ("name", "description", "criteria", "isAutomatic")},
+            **data,
+        }
+    saved = _save_segment(segment, segment_input(data))
+    if isinstance(saved, Response):
+        return saved
+    db.session.commit()
+    return jsonify(segment_json(saved, segment_service.stats_of(db.session, saved).members))
+
+
+@bp.delete("/segments/<uuid:segment_id>")
+def delete_segment(segment_id: uuid.UUID) -> Response:
+    """Delete a segment (its customers stay)."""
+    segment_service.delete_segment(db.session, get_or_404(CustomerSegment, segment_id))
+    db.session.commit()
+    return Response(status=204)
+
+
+@bp.get("/segments/<uuid:segment_id>/members")
+def segment_members(segment_id: uuid.UUID) -> Response:
+    """The segment's customers, with the same filters and pages as /api/customers."""
+    segment = get_or_404(CustomerSegment, segment_id)
+    args = MultiDict(
+        {table: request.args[api] for api, table in LIST_PARAMS.items() if api in request.args}
+    )
+    query = replace(parse_list_query(args), page_size=_limit())
+    query = replace(query, filters=replace(query.filters, segment_id=segment.id))
+    page = customer_page(db.session, query)
+    next_url = None
+    if page.next_cursor:
+        params = {k: v for k, v in request.args.items() if k != "cursor"}
+        next_url = (
+            url_for("api.segment_members", segment_id=segment.id)
+            + "?"
+            + urlencode({**params, "cursor": page.next_cursor})
+        )
+    return jsonify(
+        {
+            "data": [customer_json(c) for c in page.customers],
+            "total": page.total,
+            "totalIsLowerBound": page.total_capped,
+            "next": next_url,
+        }
+    )
+
+
+def _own_customers(ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """All the ids must be the account's customers: any other id is a 404, nothing written."""
+    owned = customer_service.owned_customer_ids(db.session, ids)
+    if len(set(owned)) != len(set(ids)):
+        abort(404)
+    return owned
+
+
+@bp.post("/segments/<uuid:segment_id>/members")
+def add_segment_members(segment_id: uuid.UUID) -> Response:
+    """Add customers (one statement; members already in are skipped)."""
+    segment = get_or_404(CustomerSegment, segment_id)
+    ids = _own_customers(id_list(_body()))
+    added = customer_service.add_to_segment(db.session, segment, ids)
+    db.session.commit()
+    return jsonify({"added": added})
+
+
+@bp.post("/segments/<uuid:segment_id>/members/remove")
+def remove_segment_members(segment_id: uuid.UUID) -> Response:
+    """Take customers out of a segment."""
+    segment = get_or_404(CustomerSegment, segment_id)
+    ids = _own_customers(id_list(_body()))
+    removed = customer_service.remove_from_segment(db.session, segment, ids)
+    db.session.commit()
+    return jsonify({"removed": removed})
+
+
+@bp.delete("/segments/<uuid:segment_id>/members/<uuid:customer_id>")
+def remove_segment_member(segment_id: uuid.UUID, customer_id: uuid.UUID) -> Response:
+    """Take one customer out of a segment."""
+    segment = get_or_404(CustomerSegment, segment_id)
+    customer = get_or_404(Customer, customer_id)
+    customer_service.remove_from_segment(db.session, segment, [customer.id])
+    db.session.commit()
+    return Response(status=204)
+
+
+# --- Surveys and responses ----------------------------------------------------------------
+
+
+def survey_json(survey: FeedbackSurvey) -> dict:
+    """A survey as the API shows it."""
+    return {
+        "id": str(survey.id),
+        "title": survey.title,
+        "description": survey.description,
+        "kind": survey.kind,
+        "question": survey.question,
+        "createdAt": iso(survey.created_at),
+        "updatedAt": iso(survey.updated_at),
+    }
+
+
+def response_json(response: SurveyResponse) -> dict:
+    """A survey response as the API shows it."""
+    return {
+        "id": str(response.id),
+        "surveyId": str(response.feedback_survey_id),
+        "customerId": str(response.customer_id),
+        "response": response.response,
+        "submittedAt": iso(response.submitted_at),
+    }
+
+
+def _survey_fields(data: object) -> survey_service.SurveyFields:
+    return survey_service.SurveyFields(**survey_input(data, KINDS, DEFAULT_QUESTIONS))
+
+
+@bp.get("/surveys")
+def list_surveys() -> Response:
+    """Every survey."""
+    surveys = survey_service.account_surveys(db.session)
+    return jsonify({"data": [survey_json(s) for s in surveys], "next": None})
+
+
+@bp.post("/surveys")
+def create_survey() -> Response:
+    """A new survey (NPS, satisfaction or text)."""
+    survey = survey_service.create_survey(db.session, current_user.id, _survey_fields(_body()))
+    db.session.commit()
+    response = jsonify(survey_json(survey))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_survey", survey_id=survey.id)
+    return response
+
+
+@bp.get("/surveys/<uuid:survey_id>")
+def get_survey(survey_id: uuid.UUID) -> Response:
+    """One survey."""
+    return jsonify(survey_json(get_or_404(FeedbackSurvey, survey_id)))
+
+
+@bp.route("/surveys/<uuid:survey_id>", methods=["PUT", "PATCH"])
+def update_survey(survey_id: uuid.UUID) -> Response:
+    """Replace or change a survey's wording."""
+    survey = get_or_404(FeedbackSurvey, survey_id)
+    data = _body()
+    if request.method == "PATCH" and isinstance(data, dict):
+        current = survey_json(survey)
+        data = {**{k: current[k] for k in ("title", "description", "kind", "question")}, **data}
+    survey_service.update_survey(db.session, survey, _survey_fields(data))
+    db.session.commit()
+    return jsonify(survey_json(survey))
+
+
+@bp.delete("/surveys/<uuid:survey_id>")
+def delete_survey(survey_id: uuid.UUID) -> Response:
+    """Delete a survey with its links and answers."""
+    survey_service.delete_survey(db.session, get_or_404(FeedbackSurvey, survey_id))
+    db.session.commit()
+    return Response(status=204)
+
+
+@bp.get("/surveys/<uuid:survey_id>/responses")
+def survey_responses(survey_id: uuid.UUID) -> Response:
+    """A survey's answers, newest first; `next` pages back."""
+    survey = get_or_404(FeedbackSurvey, survey_id)
+    page = survey_service.responses_page(
+        db.session, survey, request.args.get("cursor", ""), _limit()
+    )
+    next_url = None
+    if page.older:
+        next_url = url_for(
+            "api.survey_responses",
+            survey_id=survey.id,
+            cursor=page.older,
+            limit=request.args.get("limit", LIST_LIMIT_DEFAULT),
+        )
+    return jsonify({"data": [response_json(r) for r in page.rows], "next": next_url})
+
+
+@bp.post("/surveys/<uuid:survey_id>/responses")
+def record_response(survey_id: uuid.UUID) -> Response:
+    """Record an answer given elsewhere (customerId, score, comment); rescores the customer."""
+    survey = get_or_404(FeedbackSurvey, survey_id)
+    data = _body()
+    if not isinstance(data, dict):
+        raise InputError({"": "Expected a JSON object."})
+    unknown = [k for k in data if k not in ("customerId", "score", "comment")]
+    if unknown:
+        raise InputError({k: "Unknown field." for k in unknown[:20]})
+    try:
+        customer_id = uuid.UUID(str(data.get("customerId")))
+    except ValueError:
+        raise InputError({"customerId": "Expected the customer's id (a UUID)."}) from None
+    try:
+        answer = parse_answer(survey.kind, data.get("score"), data.get("comment"))
+    except AnswerError as error:
+        raise InputError(error.errors) from None
+    customer = get_or_404(Customer, customer_id)
+    stored = survey_service.answer_embedded(db.session, survey, customer, answer)
+    db.session.commit()
+    response = jsonify(response_json(stored))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_response", response_id=stored.id)
+    return response
+
+
+@bp.get("/responses/<uuid:response_id>")
+def get_response(response_id: uuid.UUID) -> Response:
+    """One survey response."""
+    return jsonify(response_json(get_or_404(SurveyResponse, response_id)))
+
+
+@bp.delete("/responses/<uuid:response_id>")
+def delete_response(response_id: uuid.UUID) -> Response:
+    """Delete a survey response (its customer is rescored)."""
+    answer = get_or_404(SurveyResponse, response_id)
+    account_id, customer_id = answer.user_id, answer.customer_id
+    db.session.delete(answer)
+    db.session.flush()
+    rescore(db.session, account_id, customer_ids=[customer_id])
+    db.session.commit()
+    return Response(status=204)
 
 
 # --- The document -------------------------------------------------------------------------

@@ -380,3 +380,137 @@ def test_cookie_calls_need_csrf_but_bearer_calls_do_not(make_app, user, token):
         browser.get("/api/customers", headers={"Authorization": "Bearer lg_wrong"}).status_code
         == 401
     )
+
+
+def test_segments_by_api_with_criteria_and_members(app, api, user):
+    with app.app_context():
+        risky = factories.make_customer(db.session, user, name="Risky", churn_risk_score=90.0)
+        safe = factories.make_customer(db.session, user, name="Safe", churn_risk_score=5.0)
+        other = factories.make_user(db.session)
+        theirs = factories.make_customer(db.session, other, churn_risk_score=99.0)
+        db.session.commit()
+        risky_id, safe_id, their_id = str(risky.id), str(safe.id), str(theirs.id)
+    criteria = {"match": "all", "rules": [{"field": "churn_risk", "op": "above", "value": 70}]}
+    created = api.post(
+        "/api/segments", json={"name": "At risk", "criteria": criteria, "isAutomatic": True}
+    )
+    assert created.status_code == 201, created.json
+    segment = created.json
+    assert segment["memberCount"] == 1 and segment["isAutomatic"] is True
+    members = api.get(f"/api/segments/{segment['id']}/members").json["data"]
+    assert [m["id"] for m in members] == [risky_id]
+
+    bad = api.post("/api/segments", json={"name": "X", "criteria": {"rules": [{"field": "?"}]}})
+    assert bad.status_code == 422 and "criteria" in bad.json["errors"]
+    assert api.post("/api/segments", json={"name": "at risk"}).status_code == 409
+
+    manual = api.post("/api/segments", json={"name": "Call list"}).json
+    url = f"/api/segments/{manual['id']}/members"
+    assert api.post(url, json={"customerIds": [risky_id, safe_id]}).json == {"added": 2}
+    assert api.post(url, json={"customerIds": [risky_id]}).json == {"added": 0}
+    forged = api.post(url, json={"customerIds": [safe_id, their_id]})
+    assert forged.status_code == 404
+    assert api.post(url, json={"customerIds": ["nope"]}).status_code == 422
+    assert api.post(url + "/remove", json={"customerIds": [safe_id]}).json == {"removed": 1}
+    assert api.delete(f"{url}/{risky_id}").status_code == 204
+    assert api.get(f"/api/segments/{manual['id']}").json["memberCount"] == 0
+
+    renamed = api.patch(f"/api/segments/{manual['id']}", json={"description": "Mondays"})
+    assert renamed.json["name"] == "Call list" and renamed.json["description"] == "Mondays"
+    listed = api.get("/api/segments").json["data"]
+    assert [s["name"] for s in listed] == ["At risk", "Call list"]
+    assert api.delete(f"/api/segments/{manual['id']}").status_code == 204
+    assert api.get(f"/api/segments/{manual['id']}").status_code == 404
+
+
+def test_surveys_and_responses_by_api(app, api, user):
+    customer = api.post("/api/customers", json=CUSTOMER).json
+    survey = api.post("/api/surveys", json={"title": "NPS", "kind": "nps"}).json
+    assert survey["question"] == "How likely are you to recommend us to a friend or colleague?"
+    assert api.post("/api/surveys", json={"title": " ", "kind": "poll"}).json["errors"] == {
+        "title": "Missing.",
+        "kind": "One of nps, satisfaction, text.",
+    }
+    url = f"/api/surveys/{survey['id']}/responses"
+    wrong = api.post(url, json={"customerId": customer["id"], "score": 11})
+    assert wrong.status_code == 422 and wrong.json["errors"] == {
+        "score": "Choose a score from 0 to 10."
+    }
+    answered = api.post(url, json={"customerId": customer["id"], "score": 2, "comment": "Slow"})
+    assert answered.status_code == 201
+    assert answered.json["response"] == {"kind": "nps", "score": 2, "comment": "Slow"}
+    assert api.get(url).json["data"][0]["id"] == answered.json["id"]
+    scored = api.get(f"/api/customers/{customer['id']}").json
+    assert any("detractor" in f["reason"].lower() for f in scored["churnRiskFactors"])
+    assert api.patch(f"/api/surveys/{survey['id']}", json={"title": "NPS Q4"}).json["title"] == (
+        "NPS Q4"
+    )
+    assert api.delete(f"/api/responses/{answered.json['id']}").status_code == 204
+    assert api.get(f"/api/responses/{answered.json['id']}").status_code == 404
+    assert api.delete(f"/api/surveys/{survey['id']}").status_code == 204
+    assert api.get("/api/surveys").json["data"] == []
+
+
+def test_surveys_of_another_account_are_404(app, api, user):
+    mine = api.post("/api/customers", json=CUSTOMER).json
+    with app.app_context():
+        other = factories.make_user(db.session)
+        their_customer = factories.make_customer(db.session, other)
+        db.session.commit()
+        their_customer_id = str(their_customer.id)
+    survey = api.post("/api/surveys", json={"title": "Mine"}).json
+    # My survey cannot collect an answer for their customer...
+    forged = api.post(
+        f"/api/surveys/{survey['id']}/responses", json={"customerId": their_customer_id, "score": 9}
+    )
+    assert forged.status_code == 404
+    # ...and their survey is invisible to me.
+    with app.app_context():
+        from loyalty.models import FeedbackSurvey
+
+        theirs = FeedbackSurvey(user_id=other.id, title="Theirs", kind="nps", question="?")
+        db.session.add(theirs)
+        db.session.commit()
+        their_survey = str(theirs.id)
+    for method, path, kwargs in [
+        ("get", f"/api/surveys/{their_survey}", {}),
+        ("patch", f"/api/surveys/{their_survey}", {"json": {"title": "x"}}),
+        ("delete", f"/api/surveys/{their_survey}", {}),
+        ("get", f"/api/surveys/{their_survey}/responses", {}),
+        (
+            "post",
+            f"/api/surveys/{their_survey}/responses",
+            {"json": {"customerId": mine["id"], "score": 1}},
+        ),
+    ]:
+        assert getattr(api, method)(path, **kwargs).status_code == 404, path
+
+
+def test_events_across_the_account(app, api):
+    api.post("/api/customers", json=CUSTOMER)
+    api.post("/api/customers", json={**CUSTOMER, "externalCustomerId": "cus_2"})
+    batch = {
+        "events": [
+            {
+                "externalCustomerId": "cus_1",
+                "eventType": "login",
+                "eventDate": "2026-11-01T00:00:00Z",
+            },
+            {
+                "externalCustomerId": "cus_2",
+                "eventType": "purchase",
+                "eventDate": "2026-11-02T00:00:00Z",
+            },
+            {
+                "externalCustomerId": "cus_2",
+                "eventType": "login",
+                "eventDate": "2026-11-03T00:00:00Z",
+            },
+        ]
+    }
+    api.post("/api/events", json=batch)
+    first = api.get("/api/events?limit=2").json
+    assert [e["eventDate"][:10] for e in first["data"]] == ["2026-11-03", "2026-11-02"]
+    assert [e["eventType"] for e in api.get(first["next"]).json["data"]] == ["login"]
+    logins = api.get("/api/events?eventType=login").json["data"]
+    assert len(logins) == 2 and {e["eventType"] for e in logins} == {"login"}
