@@ -5,18 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 
 from wtforms import DateField, EmailField, HiddenField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from loyalty.domain import importing
 from loyalty.forms import Form
 from loyalty.forms.auth import strip
 from loyalty.services.customers import CustomerFields, normalize_tags
 
-# Field limits match the columns (loyalty/models.py).
-EXTERNAL_ID_MAX = 255
-NAME_MAX = 200
-EMAIL_MAX = 254
-TAG_MAX = 40
-TAGS_PER_CUSTOMER_MAX = 20
+# One set of rules for forms, imports and the API: loyalty/domain/importing.py.
+EXTERNAL_ID_MAX = importing.MAX_FIELD_LENGTHS["external_customer_id"]
+NAME_MAX = importing.MAX_FIELD_LENGTHS["name"]
+EMAIL_MAX = importing.MAX_FIELD_LENGTHS["email"]
+TAG_MAX = importing.TAG_MAX_LENGTH
+TAGS_PER_CUSTOMER_MAX = importing.TAGS_PER_CUSTOMER
 
 
 def split_tags(text: str | None) -> tuple[str, ...]:
@@ -50,7 +51,6 @@ class CustomerForm(Form):
         filters=[strip],
         validators=[
             DataRequired("Enter the customer's e-mail address."),
-            Email("Enter a valid e-mail address, like name@example.com."),
             Length(max=EMAIL_MAX),
         ],
     )
@@ -72,14 +72,19 @@ class CustomerForm(Form):
         if field.data and not (1970 <= field.data.year <= 2100):
             raise ValidationError("Enter a date between 1970 and 2100.")
 
+    def validate_email(self, field: EmailField) -> None:
+        """The same e-mail rule as imports and the API."""
+        try:
+            importing.normalize_email(field.data or "")
+        except ValueError:
+            raise ValidationError("Enter a valid e-mail address, like name@example.com.") from None
+
     def validate_tags(self, field: StringField) -> None:
-        """Tags are short words, and a customer has a handful at most."""
-        tags = split_tags(field.data)
-        if len(tags) > TAGS_PER_CUSTOMER_MAX:
-            raise ValidationError(f"At most {TAGS_PER_CUSTOMER_MAX} tags.")
-        too_long = [t for t in tags if len(t) > TAG_MAX]
-        if too_long:
-            raise ValidationError(f"Tags have at most {TAG_MAX} characters.")
+        """The same tag rules as imports and the API (short words, a handful at most)."""
+        try:
+            importing.parse_tags((field.data or "").replace(";", ","))
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
 
     def customer_fields(self) -> CustomerFields:
         """The validated values, ready for the customer service."""

@@ -514,3 +514,11 @@ def test_events_across_the_account(app, api):
     assert [e["eventType"] for e in api.get(first["next"]).json["data"]] == ["login"]
     logins = api.get("/api/events?eventType=login").json["data"]
     assert len(logins) == 2 and {e["eventType"] for e in logins} == {"login"}
+
+
+def test_api_calls_are_rate_limited_per_account(api):
+    statuses = [api.get("/api/surveys").status_code for _ in range(601)]
+    assert statuses[:600] == [200] * 600
+    assert statuses[600] == 429
+    limited = api.get("/api/surveys")
+    assert limited.mimetype == PROBLEM and "Retry-After" in limited.headers
