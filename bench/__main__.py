@@ -1,0 +1,372 @@
+"""`make bench`: the app's own code paths at 100,000 customers, beside the bare limits.
+
+    python -m bench [--quick] [--customers N] [--out bench/results.json]
+
+On PostgreSQL only (DATABASE_URL, or a scratch database on 127.0.0.1:5432 that is created and
+dropped). Each figure is the median of several runs; see README "Performance".
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+import uuid
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import create_engine, event, make_url, select, text
+
+from loyalty import create_app
+from loyalty.commands import alembic_config
+from loyalty.config import normalize_database_url
+from loyalty.db import scope_session_to_account
+from loyalty.domain import importing
+from loyalty.extensions import db
+from loyalty.models import Customer, EngagementEvent
+from loyalty.services import accounts, demo, imports, tokens
+from loyalty.services.scoring import rescore
+from loyalty.types import utcnow
+
+DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PASSWORD = "bench-password-1"
+
+
+def median_time(action, runs: int, before=None) -> float:
+    """Median seconds of `action()` over `runs` (calling `before()` untimed each time)."""
+    times = []
+    for _ in range(runs):
+        if before:
+            before()
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+@contextmanager
+def scratch_database():
+    """DATABASE_URL if given, else a new database on the local server, dropped at the end."""
+    if os.environ.get("DATABASE_URL"):
+        yield normalize_database_url(os.environ["DATABASE_URL"])
+        return
+    server = make_url(normalize_database_url(os.environ.get("BENCH_SERVER_URL", DEFAULT_SERVER)))
+    name = f"loyalty_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def customers_csv(count: int) -> bytes:
+    """A customer export as another system would send it."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["Customer ID", "Full Name", "Email", "Signup Date", "Tags"])
+    for n in range(count):
+        writer.writerow(
+            [f"imp_{n:07d}", f"Import Person {n}", f"person{n}@example.org", "2025-06-01", "vip"]
+        )
+    return out.getvalue().encode()
+
+
+class StatementCounter:
+    """Counts SQL statements on an engine while active."""
+
+    def __init__(self, engine) -> None:
+        self.count = 0
+        event.listen(engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_args) -> None:
+        self.count += 1
+
+
+def bench_import(app, results: dict, count: int, runs: int) -> None:
+    content = customers_csv(count)
+    with app.app_context():
+        session = db.session
+        account = accounts.create_account(session, f"import-{uuid.uuid4().hex[:6]}@bench", PASSWORD)
+        session.commit()
+        account_id = account.id
+        held: dict = {}
+
+        def upload() -> None:
+            held["upload"] = imports.store_upload(session, account_id, "customers.csv", content)
+            session.commit()
+
+        upload()
+        mapping = importing.suggest_mapping(imports.preview(held["upload"]).columns)
+
+        def empty() -> None:
+            session.execute(text("DELETE FROM customers WHERE user_id = :a"), {"a": account_id})
+            session.commit()
+            upload()
+
+        def run() -> None:
+            imports.run_import(session, account_id, held["upload"], mapping, skip_invalid=False)
+            session.commit()
+
+        results["import_empty_s"] = median_time(run, runs, before=empty)
+        tracemalloc.start()
+        results["import_reimport_s"] = median_time(run, runs, before=upload)
+        results["import_python_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+        tracemalloc.stop()
+
+        raw = session.connection().connection.driver_connection
+
+        def bare_copy() -> None:
+            with raw.cursor() as cursor:
+                cursor.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS bench_copy "
+                    "(ext text, name text, email text, signup text, tags text)"
+                )
+                cursor.execute("TRUNCATE bench_copy")
+                with cursor.copy(
+                    "COPY bench_copy FROM STDIN WITH (FORMAT csv, HEADER true)"
+                ) as copy:
+                    copy.write(content)
+            raw.commit()
+
+        results["import_bare_copy_s"] = median_time(bare_copy, runs)
+    results["import_rows"] = count
+    results["import_rows_per_s"] = round(count / results["import_empty_s"])
+    results["import_ratio_to_copy"] = round(
+        results["import_empty_s"] / results["import_bare_copy_s"], 1
+    )
+
+
+BARE_RESCORE = """
+UPDATE customers AS c
+SET churn_risk_score = LEAST(100, agg.tickets * 10 + agg.failures * 15
+                                  + CASE WHEN agg.logins = 0 THEN 30 ELSE 0 END),
+    churn_scored_at = now()
+FROM (
+  SELECT customer_id,
+    count(*) FILTER (WHERE event_type = 'login'
+                       AND event_date >= now() - interval '30 days') AS logins,
+    count(*) FILTER (WHERE event_type = 'support_ticket'
+                       AND event_date >= now() - interval '30 days') AS tickets,
+    count(*) FILTER (WHERE event_type = 'payment_failed'
+                       AND event_date >= now() - interval '60 days') AS failures
+  FROM engagement_history WHERE user_id = :account GROUP BY customer_id
+) AS agg
+WHERE c.id = agg.customer_id
+"""
+
+
+def bench_rescore(app, account_id, results: dict, runs: int) -> None:
+    with app.app_context():
+        session = db.session
+
+        def run() -> None:
+            rescore(session, account_id)
+            session.commit()
+
+        tracemalloc.start()
+        results["rescore_s"] = median_time(run, runs)
+        results["rescore_python_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+        tracemalloc.stop()
+
+        def bare() -> None:
+            session.execute(text(BARE_RESCORE), {"account": account_id})
+            session.rollback()  # the hand-written score is not kept
+
+        results["rescore_bare_update_s"] = median_time(bare, runs)
+        results["rescore_ratio_to_bare"] = round(
+            results["rescore_s"] / results["rescore_bare_update_s"], 1
+        )
+        run()  # leave real scores behind for the page measurements
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))
+    return ordered[index]
+
+
+def bench_pages(app, account_id, email: str, results: dict, runs: int) -> None:
+    with app.app_context():
+        session = db.session
+        scope_session_to_account(session, account_id)
+        busy = session.scalar(select(Customer).order_by(Customer.churn_risk_score.desc()).limit(1))
+        now = utcnow()
+        session.execute(
+            EngagementEvent.__table__.insert(),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "user_id": account_id,
+                    "customer_id": busy.id,
+                    "event_type": "feature_used",
+                    "event_date": now - timedelta(hours=n),
+                    "details": {},
+                    "created_at": now,
+                }
+                for n in range(1000)
+            ],
+        )
+        session.commit()
+        busy_id = busy.id
+        segment_id = session.execute(
+            text("SELECT id FROM customer_segments WHERE user_id = :a LIMIT 1"), {"a": account_id}
+        ).scalar()
+        scope_session_to_account(session, None)
+    client = app.test_client()
+    client.post("/login", data={"email": email, "password": PASSWORD})
+    deep = "/customers?sort=name&dir=asc"
+    for _ in range(20):  # follow "next" 20 pages in: keyset pages stay as fast
+        page = client.get(deep).text
+        marker = page.find('rel="next" href="')
+        if marker < 0:
+            break
+        deep = page[marker + len('rel="next" href="') :].split('"')[0].replace("&amp;", "&")
+    pages = {
+        "table_default": ("get", "/customers", {}),
+        "table_fragment": ("get", "/customers", {"HX-Request": "true"}),
+        "table_no_match": ("get", "/customers?q=zzzznothing", {"HX-Request": "true"}),
+        "table_some_matches": (
+            "get",
+            "/customers?q=Demo%20Customer%201234",
+            {"HX-Request": "true"},
+        ),
+        "table_deep_page": ("get", deep, {"HX-Request": "true"}),
+        "table_by_name": ("get", "/customers?sort=name&dir=asc", {"HX-Request": "true"}),
+        "dashboard": ("get", "/", {}),
+        "customer_1000_events": ("get", f"/customers/{busy_id}", {}),
+    }
+    if segment_id:
+        pages["segment_preview"] = (
+            "post",
+            f"/segments/{segment_id}/criteria/preview",
+            {"HX-Request": "true"},
+        )
+    counter = StatementCounter(app.extensions["db"].engine)
+    figures = {}
+    for name, (method, url, headers) in pages.items():
+        data = (
+            {"rules-0-field": "churn_risk", "rules-0-op": "above", "rules-0-value": "70"}
+            if method == "post"
+            else None
+        )
+        times, statements = [], []
+        for _ in range(runs):
+            counter.count = 0
+            start = time.perf_counter()
+            response = getattr(client, method)(url, headers=headers, data=data)
+            times.append((time.perf_counter() - start) * 1000)
+            statements.append(counter.count)
+            if response.status_code != 200:
+                raise SystemExit(f"{name}: {url} answered {response.status_code}")
+        figures[name] = {
+            "p50_ms": round(percentile(times, 50), 1),
+            "p99_ms": round(percentile(times, 99), 1),
+            "statements": max(statements),
+        }
+    results["pages"] = figures
+
+
+def bench_ingestion(app, account_id, results: dict, batches: int) -> None:
+    with app.app_context():
+        _row, secret = tokens.create_token(db.session, account_id, "bench")
+        db.session.commit()
+        external_ids = list(
+            db.session.scalars(
+                select(Customer.external_customer_id)
+                .where(Customer.user_id == account_id)
+                .limit(1000)
+            )
+        )
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {secret}"}
+    total, elapsed = 0, 0.0
+    for b in range(batches):
+        batch = {
+            "events": [
+                {"externalCustomerId": external_ids[i % len(external_ids)], "eventType": "login"}
+                for i in range(1000)
+            ]
+        }
+        start = time.perf_counter()
+        response = client.post(
+            "/api/events", json=batch, headers={**headers, "Idempotency-Key": f"b{b}"}
+        )
+        elapsed += time.perf_counter() - start
+        if response.status_code != 201:
+            raise SystemExit(f"ingestion answered {response.status_code}: {response.text[:300]}")
+        total += response.json["created"]
+    results["ingest_events"] = total
+    results["ingest_events_per_s"] = round(total / elapsed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a tenth of the data (smoke run)")
+    parser.add_argument("--customers", type=int, help="customers to generate (default 100,000)")
+    parser.add_argument("--out", default="bench/results.json")
+    args = parser.parse_args(argv)
+    count = args.customers or (10_000 if args.quick else 100_000)
+    runs = 3 if not args.quick else 1
+    results: dict = {"customers": count, "quick": args.quick}
+    with scratch_database() as url:
+        command.upgrade(alembic_config(url), "head")
+        app = create_app(
+            {
+                "DATABASE_URL": url,
+                "SECRET_KEY": "bench",
+                "RATELIMIT_ENABLED": False,
+                "WTF_CSRF_ENABLED": False,
+            }
+        )
+        email = f"demo-{uuid.uuid4().hex[:6]}@bench"
+        with app.app_context():
+            account = accounts.create_account(db.session, email, PASSWORD)
+            db.session.commit()
+            account_id = account.id
+            start = time.perf_counter()
+            seeded = demo.seed_account(db.session, account_id, customers=count, seed=7)
+            db.session.commit()
+            results["seed_s"] = round(time.perf_counter() - start, 2)
+            results["events"] = seeded.events
+        bench_import(app, results, count, runs)
+        bench_rescore(app, account_id, results, runs)
+        bench_pages(app, account_id, email, results, 10 if args.quick else 30)
+        bench_ingestion(app, account_id, results, 3 if args.quick else 20)
+        app.extensions["db"].engine.dispose()
+    for key, value in list(results.items()):
+        if isinstance(value, float):
+            results[key] = round(value, 3)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+    print(f"\nWritten to {args.out}")
+    return 0
+
+
+def print_table(results: dict) -> None:
+    print(f"{'figure':<34} value")
+    for key, value in results.items():
+        if key == "pages":
+            for page, figures in value.items():
+                print(
+                    f"  {page:<32} p50 {figures['p50_ms']:>7} ms  p99 {figures['p99_ms']:>7} ms  "
+                    f"{figures['statements']} statements"
+                )
+        else:
+            print(f"{key:<34} {value}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

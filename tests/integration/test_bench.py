@@ -1,0 +1,38 @@
+"""The benchmark runs end to end and writes every figure (its speed is not tested here)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from bench.__main__ import main
+
+
+# The benchmark is PostgreSQL-only; CI always sets TEST_DATABASE_URL, so it always runs there.
+@pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL"), reason="the benchmark needs PostgreSQL"
+)
+def test_bench_writes_every_figure(tmp_path, monkeypatch):
+    server = os.environ["TEST_DATABASE_URL"]
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("BENCH_SERVER_URL", server)
+    out = tmp_path / "results.json"
+    assert main(["--quick", "--customers", "300", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    for figure in (
+        "seed_s",
+        "import_empty_s",
+        "import_reimport_s",
+        "import_bare_copy_s",
+        "import_ratio_to_copy",
+        "rescore_s",
+        "rescore_bare_update_s",
+        "rescore_ratio_to_bare",
+        "ingest_events_per_s",
+    ):
+        assert results[figure] > 0, figure
+    assert set(results["pages"]) >= {"table_default", "dashboard", "customer_1000_events"}
+    for page in results["pages"].values():
+        assert 0 < page["statements"] <= 12
