@@ -504,7 +504,10 @@ def build(list_limit_max: int, list_params: dict[str, str]) -> dict:
             "/api/segments": {
                 "get": {
                     "summary": "Every segment with its member count",
-                    "responses": _responses({"200": _json(_page_of("Segment"))}, "401", "429"),
+                    "parameters": [_query("cursor", {"type": "string"}), limit],
+                    "responses": _responses(
+                        {"200": _json(_page_of("Segment"))}, "401", "422", "429"
+                    ),
                 },
                 "post": {
                     "summary": "Add a segment (criteria fill it; automatic keeps it in sync)",
@@ -597,7 +600,10 @@ def build(list_limit_max: int, list_params: dict[str, str]) -> dict:
             "/api/surveys": {
                 "get": {
                     "summary": "Every survey",
-                    "responses": _responses({"200": _json(_page_of("Survey"))}, "401", "429"),
+                    "parameters": [_query("cursor", {"type": "string"}), limit],
+                    "responses": _responses(
+                        {"200": _json(_page_of("Survey"))}, "401", "422", "429"
+                    ),
                 },
                 "post": {
                     "summary": "Add a survey",

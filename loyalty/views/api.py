@@ -424,7 +424,22 @@ def _name_taken() -> Response:
 def list_segments() -> Response:
     """Every segment with its member count."""
     stats = segment_service.segment_stats(db.session)
-    return jsonify({"data": [segment_json(s.segment, s.members) for s in stats], "next": None})
+    rows, next_url = _offset_page(stats, "api.list_segments")
+    return jsonify({"data": [segment_json(s.segment, s.members) for s in rows], "next": next_url})
+
+
+def _offset_page(items: list, endpoint: str) -> tuple[list, str | None]:
+    """A page of a short list (segments, surveys: dozens per account) by position."""
+    limit = _limit()
+    try:
+        start = int(request.args.get("cursor", "0"))
+    except ValueError:
+        raise InputError({"cursor": "Use the next URL of the previous page."}) from None
+    if start < 0:
+        raise InputError({"cursor": "Use the next URL of the previous page."})
+    page = items[start : start + limit]
+    more = start + limit < len(items)
+    return page, url_for(endpoint, cursor=start + limit, limit=limit) if more else None
 
 
 def _save_segment(segment: CustomerSegment | None, values: dict) -> CustomerSegment | Response:
@@ -595,7 +610,8 @@ def _survey_fields(data: object) -> survey_service.SurveyFields:
 def list_surveys() -> Response:
     """Every survey."""
     surveys = survey_service.account_surveys(db.session)
-    return jsonify({"data": [survey_json(s) for s in surveys], "next": None})
+    rows, next_url = _offset_page(surveys, "api.list_surveys")
+    return jsonify({"data": [survey_json(s) for s in rows], "next": next_url})
 
 
 @bp.post("/surveys")

@@ -522,3 +522,15 @@ def test_api_calls_are_rate_limited_per_account(api):
     assert statuses[600] == 429
     limited = api.get("/api/surveys")
     assert limited.mimetype == PROBLEM and "Retry-After" in limited.headers
+
+
+def test_segment_and_survey_lists_page(api):
+    for n in range(3):
+        api.post("/api/segments", json={"name": f"Segment {n}"})
+        api.post("/api/surveys", json={"title": f"Survey {n}"})
+    first = api.get("/api/segments?limit=2").json
+    assert [s["name"] for s in first["data"]] == ["Segment 0", "Segment 1"]
+    assert [s["name"] for s in api.get(first["next"]).json["data"]] == ["Segment 2"]
+    surveys = api.get("/api/surveys?limit=2").json
+    assert len(surveys["data"]) == 2 and api.get(surveys["next"]).json["next"] is None
+    assert api.get("/api/surveys?cursor=-1").status_code == 422
