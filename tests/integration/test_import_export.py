@@ -252,3 +252,30 @@ def test_import_command_needs_a_known_account(runner, tmp_path):
     result = runner.invoke(args=["import-customers", str(path), "--email", "ghost@example.com"])
     assert result.exit_code != 0
     assert "No account with the e-mail ghost@example.com." in result.output
+
+
+def test_reimport_replaces_tags_with_the_files(app, signed_in, user):
+    with app.app_context():
+        ada = factories.make_customer(db.session, user, external_customer_id="cus_1")
+        alan = factories.make_customer(db.session, user, external_customer_id="cus_2")
+        db.session.add_all(
+            [
+                CustomerTag(customer_id=ada.id, user_id=user.id, tag="old"),
+                CustomerTag(customer_id=ada.id, user_id=user.id, tag="vip"),
+                CustomerTag(customer_id=alan.id, user_id=user.id, tag="gone"),
+            ]
+        )
+        db.session.commit()
+    url = review_url(upload(signed_in, GOOD_CSV))
+    signed_in.post(url, data={**mapping_form(signed_in.get(url).text), "mode": "all"})
+    with app.app_context():
+        tags = sorted(
+            (c.external_customer_id, t.tag)
+            for c, t in db.session.execute(
+                select(Customer, CustomerTag).join(
+                    CustomerTag, CustomerTag.customer_id == Customer.id
+                )
+            )
+        )
+    # cus_1 lists "vip, beta": "old" goes, "beta" comes; cus_2 lists none: "gone" goes.
+    assert tags == [("cus_1", "beta"), ("cus_1", "vip")]
