@@ -52,6 +52,22 @@ def median_time(action, runs: int, before=None) -> float:
     return statistics.median(times)
 
 
+def python_peak_mb(action, before=None) -> float:
+    """Peak Python heap of one extra, untimed run (tracemalloc slows code, so never timed)."""
+    if before:
+        before()
+    tracemalloc.start()
+    try:
+        action()
+        return round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+    finally:
+        tracemalloc.stop()
+
+
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
 @contextmanager
 def scratch_database():
     """DATABASE_URL if given, else a new database on the local server, dropped at the end."""
@@ -120,10 +136,8 @@ def bench_import(app, results: dict, count: int, runs: int) -> None:
             session.commit()
 
         results["import_empty_s"] = median_time(run, runs, before=empty)
-        tracemalloc.start()
         results["import_reimport_s"] = median_time(run, runs, before=upload)
-        results["import_python_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
-        tracemalloc.stop()
+        results["import_python_peak_mb"] = python_peak_mb(run, before=upload)
 
         raw = session.connection().connection.driver_connection
 
@@ -175,10 +189,8 @@ def bench_rescore(app, account_id, results: dict, runs: int) -> None:
             rescore(session, account_id)
             session.commit()
 
-        tracemalloc.start()
         results["rescore_s"] = median_time(run, runs)
-        results["rescore_python_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
-        tracemalloc.stop()
+        results["rescore_python_peak_mb"] = python_peak_mb(run)
 
         def bare() -> None:
             session.execute(text(BARE_RESCORE), {"account": account_id})
@@ -340,9 +352,13 @@ def main(argv: list[str] | None = None) -> int:
             db.session.commit()
             results["seed_s"] = round(time.perf_counter() - start, 2)
             results["events"] = seeded.events
+        progress(f"seeded {count} customers in {results['seed_s']} s; importing")
         bench_import(app, results, count, runs)
+        progress("rescoring")
         bench_rescore(app, account_id, results, runs)
+        progress("pages")
         bench_pages(app, account_id, email, results, 10 if args.quick else 30)
+        progress("ingestion")
         bench_ingestion(app, account_id, results, 3 if args.quick else 20)
         app.extensions["db"].engine.dispose()
     for key, value in list(results.items()):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, jsonify, request, url_for
 from flask_login import current_user
@@ -149,6 +148,15 @@ def _limit() -> int:
     return limit
 
 
+def _listing(rows: list[dict], cursor: str, **extra) -> Response:
+    """A page of results, and the URL of the next one: the same query with the new cursor."""
+    next_url = None
+    if cursor:
+        params = {k: v for k, v in request.args.items() if k != "cursor"}
+        next_url = url_for(request.endpoint, **request.view_args, **params, cursor=cursor)
+    return jsonify({"data": rows, "next": next_url, **extra})
+
+
 # --- Customers ----------------------------------------------------------------------------
 
 # API query names -> the table's URL parameters (one parser for both).
@@ -175,19 +183,11 @@ def list_customers() -> Response:
     )
     query = replace(parse_list_query(args), page_size=_limit())
     page = customer_page(db.session, query)
-    next_url = None
-    if page.next_cursor:
-        params = {k: v for k, v in request.args.items() if k != "cursor"}
-        next_url = (
-            url_for("api.list_customers") + "?" + urlencode({**params, "cursor": page.next_cursor})
-        )
-    return jsonify(
-        {
-            "data": [customer_json(c) for c in page.customers],
-            "total": page.total,
-            "totalIsLowerBound": page.total_capped,
-            "next": next_url,
-        }
+    return _listing(
+        [customer_json(c) for c in page.customers],
+        page.next_cursor,
+        total=page.total,
+        totalIsLowerBound=page.total_capped,
     )
 
 
@@ -296,15 +296,7 @@ def customer_events(customer_id: uuid.UUID) -> Response:
     customer = get_or_404(Customer, customer_id)
     cursor = request.args.get("cursor", "")
     page = event_service.timeline(db.session, customer, older_than=cursor, limit=_limit())
-    next_url = None
-    if page.older_cursor:
-        next_url = url_for(
-            "api.customer_events",
-            customer_id=customer.id,
-            cursor=page.older_cursor,
-            limit=request.args.get("limit", LIST_LIMIT_DEFAULT),
-        )
-    return jsonify({"data": [event_json(e) for e in page.events], "next": next_url})
+    return _listing([event_json(e) for e in page.events], page.older_cursor)
 
 
 @bp.post("/customers/<uuid:customer_id>/events")
@@ -327,13 +319,7 @@ def account_events() -> Response:
     page = event_service.timeline(
         db.session, None, request.args.get("cursor", ""), _limit(), event_type
     )
-    next_url = None
-    if page.older_cursor:
-        params = {k: v for k, v in request.args.items() if k != "cursor"}
-        next_url = (
-            url_for("api.account_events") + "?" + urlencode({**params, "cursor": page.older_cursor})
-        )
-    return jsonify({"data": [event_json(e) for e in page.events], "next": next_url})
+    return _listing([event_json(e) for e in page.events], page.older_cursor)
 
 
 @bp.get("/events/<uuid:event_id>")
@@ -424,11 +410,11 @@ def _name_taken() -> Response:
 def list_segments() -> Response:
     """Every segment with its member count."""
     stats = segment_service.segment_stats(db.session)
-    rows, next_url = _offset_page(stats, "api.list_segments")
-    return jsonify({"data": [segment_json(s.segment, s.members) for s in rows], "next": next_url})
+    rows, cursor = _offset_page(stats)
+    return _listing([segment_json(s.segment, s.members) for s in rows], cursor)
 
 
-def _offset_page(items: list, endpoint: str) -> tuple[list, str | None]:
+def _offset_page(items: list) -> tuple[list, str]:
     """A page of a short list (segments, surveys: dozens per account) by position."""
     limit = _limit()
     try:
@@ -439,7 +425,7 @@ def _offset_page(items: list, endpoint: str) -> tuple[list, str | None]:
         raise InputError({"cursor": "Use the next URL of the previous page."})
     page = items[start : start + limit]
     more = start + limit < len(items)
-    return page, url_for(endpoint, cursor=start + limit, limit=limit) if more else None
+    return page, str(start + limit) if more else ""
 
 
 def _save_segment(segment: CustomerSegment | None, values: dict) -> CustomerSegment | Response:
@@ -519,21 +505,11 @@ def segment_members(segment_id: uuid.UUID) -> Response:
     query = replace(parse_list_query(args), page_size=_limit())
     query = replace(query, filters=replace(query.filters, segment_id=segment.id))
     page = customer_page(db.session, query)
-    next_url = None
-    if page.next_cursor:
-        params = {k: v for k, v in request.args.items() if k != "cursor"}
-        next_url = (
-            url_for("api.segment_members", segment_id=segment.id)
-            + "?"
-            + urlencode({**params, "cursor": page.next_cursor})
-        )
-    return jsonify(
-        {
-            "data": [customer_json(c) for c in page.customers],
-            "total": page.total,
-            "totalIsLowerBound": page.total_capped,
-            "next": next_url,
-        }
+    return _listing(
+        [customer_json(c) for c in page.customers],
+        page.next_cursor,
+        total=page.total,
+        totalIsLowerBound=page.total_capped,
     )
 
 
@@ -610,8 +586,8 @@ def _survey_fields(data: object) -> survey_service.SurveyFields:
 def list_surveys() -> Response:
     """Every survey."""
     surveys = survey_service.account_surveys(db.session)
-    rows, next_url = _offset_page(surveys, "api.list_surveys")
-    return jsonify({"data": [survey_json(s) for s in rows], "next": next_url})
+    rows, cursor = _offset_page(surveys)
+    return _listing([survey_json(s) for s in rows], cursor)
 
 
 @bp.post("/surveys")
@@ -659,15 +635,7 @@ def survey_responses(survey_id: uuid.UUID) -> Response:
     page = survey_service.responses_page(
         db.session, survey, request.args.get("cursor", ""), _limit()
     )
-    next_url = None
-    if page.older:
-        next_url = url_for(
-            "api.survey_responses",
-            survey_id=survey.id,
-            cursor=page.older,
-            limit=request.args.get("limit", LIST_LIMIT_DEFAULT),
-        )
-    return jsonify({"data": [response_json(r) for r in page.rows], "next": next_url})
+    return _listing([response_json(r) for r in page.rows], page.older)
 
 
 @bp.post("/surveys/<uuid:survey_id>/responses")

@@ -58,6 +58,19 @@ def _page(survey: FeedbackSurvey, status: int = 200, **context) -> Response:
     return response
 
 
+def _question_or_answer(survey: FeedbackSurvey, action: str, store) -> Response:
+    """GET shows the question; POST checks the answer (422 with the reasons) and stores it."""
+    if request.method == "GET":
+        return _page(survey, action=action, values={})
+    try:
+        parsed = parse_answer(survey.kind, request.form.get("score"), request.form.get("comment"))
+    except AnswerError as error:
+        return _page(survey, 422, action=action, errors=error.errors, values=request.form)
+    given, new = store(parsed)
+    db.session.commit()
+    return _page(survey, given=given, thanks=new, action=action)
+
+
 def _gone() -> Response:
     html = render_template("public/gone.html")
     return Response(html, status=404, headers={"Cache-Control": "no-store"})
@@ -78,18 +91,14 @@ def answer(token: str) -> Response:
     if invitation.answered_at is not None:
         given = survey_service.response_to(db.session, invitation)
         return _page(survey, given=given.response if given else {}, action=action)
-    if request.method == "GET":
-        return _page(survey, action=action, values={})
-    try:
-        parsed = parse_answer(survey.kind, request.form.get("score"), request.form.get("comment"))
-    except AnswerError as error:
-        return _page(survey, 422, action=action, errors=error.errors, values=request.form)
-    stored = survey_service.answer_invitation(db.session, invitation, parsed)
-    db.session.commit()
-    if stored is None:  # answered a moment ago in another tab
-        given = survey_service.response_to(db.session, invitation)
-        return _page(survey, given=given.response if given else parsed, action=action)
-    return _page(survey, given=parsed, thanks=True, action=action)
+
+    def store(parsed: dict) -> tuple[dict, bool]:
+        if survey_service.answer_invitation(db.session, invitation, parsed) is not None:
+            return parsed, True
+        given = survey_service.response_to(db.session, invitation)  # answered in another tab
+        return (given.response if given else parsed), False
+
+    return _question_or_answer(survey, action, store)
 
 
 @bp.route("/s/embed/<uuid:survey_id>", methods=["GET", "POST"])
@@ -117,12 +126,9 @@ def embedded(survey_id: uuid.UUID) -> Response:
     recent = survey_service.recent_answer(db.session, survey, customer)
     if recent is not None:
         return _page(survey, given=recent.response, action=action)
-    if request.method == "GET":
-        return _page(survey, action=action, values={})
-    try:
-        parsed = parse_answer(survey.kind, request.form.get("score"), request.form.get("comment"))
-    except AnswerError as error:
-        return _page(survey, 422, action=action, errors=error.errors, values=request.form)
-    survey_service.answer_embedded(db.session, survey, customer, parsed)
-    db.session.commit()
-    return _page(survey, given=parsed, thanks=True, action=action)
+
+    def store(parsed: dict) -> tuple[dict, bool]:
+        survey_service.answer_embedded(db.session, survey, customer, parsed)
+        return parsed, True
+
+    return _question_or_answer(survey, action, store)
