@@ -311,6 +311,36 @@ def _survey() -> dict:
     }
 
 
+def _item(
+    id_name: str, noun: str, schema: str, patch_body: dict, delete: str, conflicts: bool = False
+) -> dict:
+    """GET, PUT, PATCH and DELETE of one object (segments and surveys share the shape)."""
+    extra = CONFLICT if conflicts else {}
+    one = _json(_ref(schema))
+    return {
+        "parameters": [_path_id(id_name)],
+        "get": {
+            "summary": f"One {noun}",
+            "responses": _responses({"200": one}, "401", "429") | NOT_FOUND,
+        },
+        "put": {
+            "summary": f"Replace a {noun}",
+            "requestBody": _body(_ref(f"{schema}Input")),
+            "responses": _responses({"200": one}, *WRITE_ERRORS) | NOT_FOUND | extra,
+        },
+        "patch": {
+            "summary": f"Change some fields of a {noun}",
+            "requestBody": _body(patch_body),
+            "responses": _responses({"200": one}, *WRITE_ERRORS) | NOT_FOUND | extra,
+        },
+        "delete": {
+            "summary": delete,
+            "responses": _responses({"204": {"description": "Deleted"}}, "401", "403", "429")
+            | NOT_FOUND,
+        },
+    }
+
+
 def _query(name: str, schema: dict, description: str = "") -> dict:
     return {
         "name": name,
@@ -518,35 +548,14 @@ def build(list_limit_max: int, list_params: dict[str, str]) -> dict:
                     | CONFLICT,
                 },
             },
-            "/api/segments/{segmentId}": {
-                "parameters": [_path_id("segmentId")],
-                "get": {
-                    "summary": "One segment",
-                    "responses": _responses({"200": _json(_ref("Segment"))}, "401", "429")
-                    | NOT_FOUND,
-                },
-                "put": {
-                    "summary": "Replace a segment",
-                    "requestBody": _body(_ref("SegmentInput")),
-                    "responses": _responses({"200": _json(_ref("Segment"))}, *WRITE_ERRORS)
-                    | NOT_FOUND
-                    | CONFLICT,
-                },
-                "patch": {
-                    "summary": "Change some fields of a segment",
-                    "requestBody": _body({**_segment_input(), "required": []}),
-                    "responses": _responses({"200": _json(_ref("Segment"))}, *WRITE_ERRORS)
-                    | NOT_FOUND
-                    | CONFLICT,
-                },
-                "delete": {
-                    "summary": "Delete a segment (its customers stay)",
-                    "responses": _responses(
-                        {"204": {"description": "Deleted"}}, "401", "403", "429"
-                    )
-                    | NOT_FOUND,
-                },
-            },
+            "/api/segments/{segmentId}": _item(
+                "segmentId",
+                "segment",
+                "Segment",
+                {**_segment_input(), "required": []},
+                delete="Delete a segment (its customers stay)",
+                conflicts=True,
+            ),
             "/api/segments/{segmentId}/members": {
                 "parameters": [_path_id("segmentId")],
                 "get": {
@@ -613,33 +622,13 @@ def build(list_limit_max: int, list_params: dict[str, str]) -> dict:
                     ),
                 },
             },
-            "/api/surveys/{surveyId}": {
-                "parameters": [_path_id("surveyId")],
-                "get": {
-                    "summary": "One survey",
-                    "responses": _responses({"200": _json(_ref("Survey"))}, "401", "429")
-                    | NOT_FOUND,
-                },
-                "put": {
-                    "summary": "Replace a survey",
-                    "requestBody": _body(_ref("SurveyInput")),
-                    "responses": _responses({"200": _json(_ref("Survey"))}, *WRITE_ERRORS)
-                    | NOT_FOUND,
-                },
-                "patch": {
-                    "summary": "Change some fields of a survey",
-                    "requestBody": _body({**_survey_input(), "required": []}),
-                    "responses": _responses({"200": _json(_ref("Survey"))}, *WRITE_ERRORS)
-                    | NOT_FOUND,
-                },
-                "delete": {
-                    "summary": "Delete a survey with its links and answers",
-                    "responses": _responses(
-                        {"204": {"description": "Deleted"}}, "401", "403", "429"
-                    )
-                    | NOT_FOUND,
-                },
-            },
+            "/api/surveys/{surveyId}": _item(
+                "surveyId",
+                "survey",
+                "Survey",
+                {**_survey_input(), "required": []},
+                delete="Delete a survey with its links and answers",
+            ),
             "/api/surveys/{surveyId}/responses": {
                 "parameters": [_path_id("surveyId")],
                 "get": {

@@ -175,13 +175,18 @@ LIST_PARAMS = {
 }
 
 
-@bp.get("/customers")
-def list_customers() -> Response:
-    """Customers with the table's filters and sorts; `next` is the following page's URL."""
+def _customer_query():
+    """The table's query from the API's parameter names (one parser for both)."""
     args = MultiDict(
         {table: request.args[api] for api, table in LIST_PARAMS.items() if api in request.args}
     )
-    query = replace(parse_list_query(args), page_size=_limit())
+    return replace(parse_list_query(args), page_size=_limit())
+
+
+@bp.get("/customers")
+def list_customers() -> Response:
+    """Customers with the table's filters and sorts; `next` is the following page's URL."""
+    query = _customer_query()
     page = customer_page(db.session, query)
     return _listing(
         [customer_json(c) for c in page.customers],
@@ -499,10 +504,7 @@ def delete_segment(segment_id: uuid.UUID) -> Response:
 def segment_members(segment_id: uuid.UUID) -> Response:
     """The segment's customers, with the same filters and pages as /api/customers."""
     segment = get_or_404(CustomerSegment, segment_id)
-    args = MultiDict(
-        {table: request.args[api] for api, table in LIST_PARAMS.items() if api in request.args}
-    )
-    query = replace(parse_list_query(args), page_size=_limit())
+    query = _customer_query()
     query = replace(query, filters=replace(query.filters, segment_id=segment.id))
     page = customer_page(db.session, query)
     return _listing(
