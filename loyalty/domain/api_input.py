@@ -14,6 +14,7 @@ from datetime import datetime
 from loyalty.domain import importing
 from loyalty.domain.criteria import CriteriaError, parse_criteria
 from loyalty.domain.scoring import normalize_event_type
+from loyalty.domain.surveys import AnswerError, parse_answer
 
 # JSON name -> internal name, for what a client may write.
 CUSTOMER_FIELDS = {
@@ -223,3 +224,20 @@ def id_list(data: object, key: str = "customerIds") -> list[uuid.UUID]:
         return [uuid.UUID(v) for v in values]
     except ValueError:
         raise problem from None
+
+
+RESPONSE_FIELDS = {"customerId", "score", "comment"}
+
+
+def response_input(data: object, kind: str) -> tuple[uuid.UUID, dict]:
+    """An answer recorded through the API: the customer's id and the answer, checked by the
+    same rules as the public form."""
+    data = _check_keys(data, RESPONSE_FIELDS, frozenset())
+    try:
+        customer_id = uuid.UUID(str(data.get("customerId")))
+    except ValueError:
+        raise InputError({"customerId": "Expected the customer's id (a UUID)."}) from None
+    try:
+        return customer_id, parse_answer(kind, data.get("score"), data.get("comment"))
+    except AnswerError as error:
+        raise InputError(error.errors) from None

@@ -368,6 +368,19 @@ def parse_tags(value: object) -> tuple[str, ...]:
     return tags
 
 
+def tags_to_add(current: Iterable[str], typed: str) -> tuple[str, ...]:
+    """Tags typed to add to a customer who has `current` ("vip, trial"); ValueError says why
+    not (the same rules as every other way tags arrive)."""
+    wanted = tuple(sorted({t.strip().lower() for t in re.split(r"[,;]", typed) if t.strip()}))
+    if not wanted:
+        raise ValueError("Type a tag to add.")
+    if any(len(tag) > TAG_MAX_LENGTH for tag in wanted):
+        raise ValueError(f"Tags have at most {TAG_MAX_LENGTH} characters.")
+    if len(set(current) | set(wanted)) > TAGS_PER_CUSTOMER:
+        raise ValueError(f"At most {TAGS_PER_CUSTOMER} tags.")
+    return parse_tags(list(wanted))
+
+
 def _text(value: object) -> str:
     if value is None:
         return ""

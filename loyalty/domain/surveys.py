@@ -6,6 +6,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 NPS_PROMOTER_MIN = 9  # 9-10 recommend you
 NPS_DETRACTOR_MAX = 6  # 0-6 are unhappy enough to warn others
@@ -132,6 +133,43 @@ def satisfaction_summary(scores: Iterable[int]) -> SatisfactionSummary:
         average=round(total / count, 2) if count else None,
         distribution=distribution,
     )
+
+
+@dataclass(frozen=True)
+class WeekPoint:
+    """Answers in one week, with that week's NPS or average satisfaction."""
+
+    start: datetime
+    count: int
+    value: float | None
+
+
+def weekly_trend(
+    kind: str, answers: Iterable[tuple[str, int | None, datetime]], now: datetime, weeks: int
+) -> list[WeekPoint]:
+    """Answers per week (weeks start on Monday) over the last `weeks`, oldest first.
+
+    `answers` are (kind, score, submitted at); a week's value is its NPS for an NPS survey,
+    its average for a satisfaction survey, None for text or an empty week.
+    """
+    week_zero = (now - timedelta(days=now.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    ) - timedelta(weeks=weeks - 1)
+    buckets: list[list[int | None]] = [[] for _ in range(weeks)]
+    for answer_kind, score, at in answers:
+        index = (at - week_zero).days // 7
+        if 0 <= index < weeks:
+            buckets[index].append(score if answer_kind == kind else None)
+    points = []
+    for i, bucket in enumerate(buckets):
+        values = [s for s in bucket if s is not None]
+        value = None
+        if values and kind == "nps":
+            value = nps_summary(values).score
+        elif values and kind == "satisfaction":
+            value = satisfaction_summary(v for v in values if 1 <= v <= 5).average
+        points.append(WeekPoint(week_zero + timedelta(weeks=i), len(bucket), value))
+    return points
 
 
 def embed_signature(secret: str, survey_id: str, external_customer_id: str) -> str:

@@ -16,8 +16,6 @@ from loyalty.services.customers import CustomerFields, normalize_tags
 EXTERNAL_ID_MAX = importing.MAX_FIELD_LENGTHS["external_customer_id"]
 NAME_MAX = importing.MAX_FIELD_LENGTHS["name"]
 EMAIL_MAX = importing.MAX_FIELD_LENGTHS["email"]
-TAG_MAX = importing.TAG_MAX_LENGTH
-TAGS_PER_CUSTOMER_MAX = importing.TAGS_PER_CUSTOMER
 
 
 def split_tags(text: str | None) -> tuple[str, ...]:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loyalty.models import Customer, EngagementEvent
+from loyalty.services import paging
 from loyalty.services.scoring import rescore
 
 TIMELINE_PAGE = 20
@@ -61,20 +60,6 @@ def delete_event(session: Session, event: EngagementEvent) -> None:
     rescore(session, account_id, customer_ids=[customer_id])
 
 
-def _encode(event: EngagementEvent) -> str:
-    raw = f"{event.event_date.isoformat()}|{event.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> tuple[datetime, uuid.UUID] | None:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, ident = raw.split("|")
-        return datetime.fromisoformat(moment), uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 def timeline(
     session: Session,
     customer: Customer | None,
@@ -90,17 +75,13 @@ def timeline(
         statement = statement.where(e.customer_id == customer.id)
     if event_type:
         statement = statement.where(e.event_type == event_type)
-    if older_than:
-        position = _decode(older_than)
-        if position is None:
-            return TimelinePage([], "")
-        moment, ident = position
-        statement = statement.where(
-            or_(e.event_date < moment, and_(e.event_date == moment, e.id < ident))
-        )
-    rows = list(
-        session.scalars(statement.order_by(e.event_date.desc(), e.id.desc()).limit(limit + 1))
+    page = paging.newest_first(
+        session,
+        statement,
+        e.event_date,
+        e.id,
+        older_than,
+        limit,
+        position=lambda event: (event.event_date, event.id),
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return TimelinePage(rows, _encode(rows[-1]) if more and rows else "")
+    return TimelinePage(page.rows, page.older)

@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session
 from loyalty.domain.surveys import (
     NpsSummary,
     SatisfactionSummary,
+    WeekPoint,
     nps_summary,
     satisfaction_summary,
+    weekly_trend,
 )
 from loyalty.models import (
     Customer,
@@ -26,6 +28,7 @@ from loyalty.models import (
     SurveyResponse,
     User,
 )
+from loyalty.services import paging
 from loyalty.services.scoring import rescore
 from loyalty.types import utcnow
 
@@ -239,77 +242,43 @@ def revoke(session: Session, invitation: SurveyInvitation) -> None:
     session.flush()
 
 
-@dataclass(frozen=True)
-class OutboxPage:
-    """Messages newest first, and where the next (older) page starts."""
+def outbox(session: Session, survey_id: uuid.UUID | None = None, older: str = "") -> paging.Page:
+    """The simulated mailbox: every invitation as the e-mail it is (one query per page).
 
-    rows: list[tuple[SurveyInvitation, str, str]]
-    older: str
-
-
-def outbox(session: Session, survey_id: uuid.UUID | None = None, older: str = "") -> OutboxPage:
-    """The simulated mailbox: every invitation as the e-mail it is (one query per page)."""
+    Rows are (invitation, customer name, survey title)."""
     statement = (
         select(SurveyInvitation, Customer.name, FeedbackSurvey.title)
         .join(Customer, Customer.id == SurveyInvitation.customer_id)
         .join(FeedbackSurvey, FeedbackSurvey.id == SurveyInvitation.feedback_survey_id)
-        .order_by(SurveyInvitation.sent_at.desc(), SurveyInvitation.id.desc())
-        .limit(OUTBOX_PAGE + 1)
     )
     if survey_id is not None:
         statement = statement.where(SurveyInvitation.feedback_survey_id == survey_id)
-    cursor = _decode(older)
-    if cursor is not None:
-        sent_at, last_id = cursor
-        statement = statement.where(
-            or_(
-                SurveyInvitation.sent_at < sent_at,
-                and_(SurveyInvitation.sent_at == sent_at, SurveyInvitation.id < last_id),
-            )
-        )
-    rows = [tuple(row) for row in session.execute(statement)]
-    more = len(rows) > OUTBOX_PAGE
-    rows = rows[:OUTBOX_PAGE]
-    next_cursor = f"{rows[-1][0].sent_at.isoformat()}_{rows[-1][0].id}" if more else ""
-    return OutboxPage(rows=rows, older=next_cursor)
-
-
-def _decode(cursor: str) -> tuple[datetime, uuid.UUID] | None:
-    try:
-        when, _, ident = cursor.rpartition("_")
-        return datetime.fromisoformat(when), uuid.UUID(ident)
-    except ValueError:
-        return None
-
-
-@dataclass(frozen=True)
-class ResponsesPage:
-    """Answers newest first, and where the next (older) page starts."""
-
-    rows: list[SurveyResponse]
-    older: str
+    return paging.newest_first(
+        session,
+        statement,
+        SurveyInvitation.sent_at,
+        SurveyInvitation.id,
+        older,
+        OUTBOX_PAGE,
+        position=lambda row: (row[0].sent_at, row[0].id),
+        scalars=False,
+    )
 
 
 def responses_page(
     session: Session, survey: FeedbackSurvey, older: str = "", limit: int = 50
-) -> ResponsesPage:
-    """A page of a survey's answers (keyset on time and id)."""
+) -> paging.Page:
+    """A page of a survey's answers, newest first."""
     r = SurveyResponse
-    statement = select(r).where(r.feedback_survey_id == survey.id)
-    cursor = _decode(older) if older else None
-    if older and cursor is None:
-        return ResponsesPage([], "")
-    if cursor is not None:
-        when, last_id = cursor
-        statement = statement.where(
-            or_(r.submitted_at < when, and_(r.submitted_at == when, r.id < last_id))
-        )
-    rows = list(
-        session.scalars(statement.order_by(r.submitted_at.desc(), r.id.desc()).limit(limit + 1))
+    return paging.newest_first(
+        session,
+        select(r).where(r.feedback_survey_id == survey.id),
+        r.submitted_at,
+        r.id,
+        older,
+        limit,
+        position=lambda answer: (answer.submitted_at, answer.id),
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return ResponsesPage(rows, f"{rows[-1].submitted_at.isoformat()}_{rows[-1].id}" if more else "")
 
 
 # --- Answering ----------------------------------------------------------------------------
@@ -429,15 +398,6 @@ def answer_embedded(
 
 
 @dataclass(frozen=True)
-class WeekPoint:
-    """Answers in one week, with that week's NPS or average."""
-
-    start: datetime
-    count: int
-    value: float | None
-
-
-@dataclass(frozen=True)
 class SurveyResults:
     """What a survey's page shows."""
 
@@ -461,33 +421,28 @@ def survey_results(
     session: Session, survey: FeedbackSurvey, segment_id: uuid.UUID | None = None
 ) -> SurveyResults:
     """Response rate, NPS or satisfaction, weekly trend and latest comments (4 queries)."""
-    now = utcnow()
-    in_segment = (
-        (
-            lambda column: column.in_(
-                select(CustomerSegmentMembership.customer_id).where(
-                    CustomerSegmentMembership.customer_segment_id == segment_id
-                )
-            )
+
+    def in_segment(statement, customer_column):
+        if segment_id is None:
+            return statement
+        members = select(CustomerSegmentMembership.customer_id).where(
+            CustomerSegmentMembership.customer_segment_id == segment_id
         )
-        if segment_id is not None
-        else None
-    )
+        return statement.where(customer_column.in_(members))
+
     invitations = select(func.count(), func.count(SurveyInvitation.answered_at)).where(
         SurveyInvitation.feedback_survey_id == survey.id
     )
-    if in_segment:
-        invitations = invitations.where(in_segment(SurveyInvitation.customer_id))
-    invited, answered_links = session.execute(invitations).one()
+    invited, answered_links = session.execute(
+        in_segment(invitations, SurveyInvitation.customer_id)
+    ).one()
 
     kind = SurveyResponse.response["kind"].as_string()
     score = SurveyResponse.response["score"].as_integer()
     answers = select(kind, score, SurveyResponse.submitted_at).where(
         SurveyResponse.feedback_survey_id == survey.id
     )
-    if in_segment:
-        answers = answers.where(in_segment(SurveyResponse.customer_id))
-    rows = session.execute(answers).all()
+    rows = session.execute(in_segment(answers, SurveyResponse.customer_id)).all()
     scored = [(k, s, at) for k, s, at in rows if s is not None]
     nps = nps_summary(s for k, s, _ in scored if k == "nps") if survey.kind == "nps" else None
     satisfaction = (
@@ -495,25 +450,7 @@ def survey_results(
         if survey.kind == "satisfaction"
         else None
     )
-
-    week_zero = (now - timedelta(days=now.weekday())).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    ) - timedelta(weeks=TREND_WEEKS - 1)
-    buckets: list[list] = [[] for _ in range(TREND_WEEKS)]
-    for k, s, at in rows:
-        index = (at - week_zero).days // 7
-        if 0 <= index < TREND_WEEKS:
-            buckets[index].append(s if k == survey.kind else None)
-    weeks = []
-    for i, bucket in enumerate(buckets):
-        values = [s for s in bucket if s is not None]
-        if survey.kind == "nps" and values:
-            value = nps_summary(values).score
-        elif survey.kind == "satisfaction" and values:
-            value = round(sum(values) / len(values), 2)
-        else:
-            value = None
-        weeks.append(WeekPoint(week_zero + timedelta(weeks=i), len(bucket), value))
+    weeks = weekly_trend(survey.kind, rows, utcnow(), TREND_WEEKS)
 
     comment = SurveyResponse.response["comment"].as_string()
     latest = select(Customer.id, Customer.name, score, comment, SurveyResponse.submitted_at).join(
@@ -522,8 +459,7 @@ def survey_results(
     latest = latest.where(
         SurveyResponse.feedback_survey_id == survey.id, comment.is_not(None), comment != ""
     )
-    if in_segment:
-        latest = latest.where(in_segment(SurveyResponse.customer_id))
+    latest = in_segment(latest, SurveyResponse.customer_id)
     comments = [
         {"customer_id": cid, "name": name, "score": s, "comment": c, "at": at}
         for cid, name, s, c, at in session.execute(

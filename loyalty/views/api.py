@@ -21,11 +21,12 @@ from loyalty.domain.api_input import (
     customer_input,
     event_input,
     id_list,
+    response_input,
     segment_input,
     survey_input,
 )
 from loyalty.domain.bands import risk_band
-from loyalty.domain.surveys import DEFAULT_QUESTIONS, KINDS, AnswerError, parse_answer
+from loyalty.domain.surveys import DEFAULT_QUESTIONS, KINDS
 from loyalty.errors import problem
 from loyalty.extensions import db, limiter, login_manager
 from loyalty.models import (
@@ -186,7 +187,11 @@ def _customer_query():
 @bp.get("/customers")
 def list_customers() -> Response:
     """Customers with the table's filters and sorts; `next` is the following page's URL."""
-    query = _customer_query()
+    return _customer_listing(_customer_query())
+
+
+def _customer_listing(query) -> Response:
+    """A page of customers as the API lists them (the customer list and segment members)."""
     page = customer_page(db.session, query)
     return _listing(
         [customer_json(c) for c in page.customers],
@@ -505,14 +510,7 @@ def segment_members(segment_id: uuid.UUID) -> Response:
     """The segment's customers, with the same filters and pages as /api/customers."""
     segment = get_or_404(CustomerSegment, segment_id)
     query = _customer_query()
-    query = replace(query, filters=replace(query.filters, segment_id=segment.id))
-    page = customer_page(db.session, query)
-    return _listing(
-        [customer_json(c) for c in page.customers],
-        page.next_cursor,
-        total=page.total,
-        totalIsLowerBound=page.total_capped,
-    )
+    return _customer_listing(replace(query, filters=replace(query.filters, segment_id=segment.id)))
 
 
 def _own_customers(ids: list[uuid.UUID]) -> list[uuid.UUID]:
@@ -644,20 +642,7 @@ def survey_responses(survey_id: uuid.UUID) -> Response:
 def record_response(survey_id: uuid.UUID) -> Response:
     """Record an answer given elsewhere (customerId, score, comment); rescores the customer."""
     survey = get_or_404(FeedbackSurvey, survey_id)
-    data = _body()
-    if not isinstance(data, dict):
-        raise InputError({"": "Expected a JSON object."})
-    unknown = [k for k in data if k not in ("customerId", "score", "comment")]
-    if unknown:
-        raise InputError({k: "Unknown field." for k in unknown[:20]})
-    try:
-        customer_id = uuid.UUID(str(data.get("customerId")))
-    except ValueError:
-        raise InputError({"customerId": "Expected the customer's id (a UUID)."}) from None
-    try:
-        answer = parse_answer(survey.kind, data.get("score"), data.get("comment"))
-    except AnswerError as error:
-        raise InputError(error.errors) from None
+    customer_id, answer = response_input(_body(), survey.kind)
     customer = get_or_404(Customer, customer_id)
     stored = survey_service.answer_embedded(db.session, survey, customer, answer)
     db.session.commit()

@@ -11,10 +11,11 @@ from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
 from loyalty.db import get_or_404
+from loyalty.domain import importing
 from loyalty.domain.bands import RISK_BANDS
 from loyalty.domain.scoring import factors_from_json
 from loyalty.extensions import db
-from loyalty.forms.customers import TAG_MAX, TAGS_PER_CUSTOMER_MAX, CustomerForm, split_tags
+from loyalty.forms.customers import CustomerForm
 from loyalty.forms.events import EventForm
 from loyalty.models import Customer, CustomerSegment, FeedbackSurvey
 from loyalty.partials import form_errors, fragment, notify, redirect_to, render, wants_fragment
@@ -361,14 +362,10 @@ def add_tags(customer_id: uuid.UUID) -> Response:
     """Tag a customer ("vip", or several: "vip, trial"); swaps the tag list."""
     customer = get_or_404(Customer, customer_id)
     typed = request.form.get("tag", "")
-    tags = split_tags(typed)
-    current = {t.tag for t in customer.tags}
-    if not tags:
-        return _tags_panel(customer, "Type a tag to add.", typed, 422)
-    if any(len(t) > TAG_MAX for t in tags):
-        return _tags_panel(customer, f"Tags have at most {TAG_MAX} characters.", typed, 422)
-    if len(current | set(tags)) > TAGS_PER_CUSTOMER_MAX:
-        return _tags_panel(customer, f"At most {TAGS_PER_CUSTOMER_MAX} tags.", typed, 422)
+    try:
+        tags = importing.tags_to_add((t.tag for t in customer.tags), typed)
+    except ValueError as error:
+        return _tags_panel(customer, str(error), typed, 422)
     customer_service.change_tags(db.session, customer, add=tags)
     rescore(db.session, current_user.id, customer_ids=[customer.id])
     db.session.commit()

@@ -15,7 +15,6 @@ from loyalty.domain.surveys import (
     SATISFACTION_LABELS,
     SCALES,
     AnswerError,
-    nps_category,
     parse_answer,
     signature_matches,
 )
@@ -49,7 +48,6 @@ def _page(survey: FeedbackSurvey, status: int = 200, **context) -> Response:
         survey=survey,
         scale=SCALES.get(survey.kind),
         satisfaction_labels=SATISFACTION_LABELS,
-        nps_category=nps_category,
         errors=context.pop("errors", {}),
         **context,
     )

@@ -19,6 +19,7 @@ from loyalty.domain.criteria import (
     describe,
     parse_criteria,
 )
+from loyalty.domain.scoring import STANDARD_EVENT_TYPES
 from loyalty.extensions import db
 from loyalty.forms.segments import SegmentForm
 from loyalty.models import Customer, CustomerSegment
@@ -88,6 +89,7 @@ def detail(segment_id: uuid.UUID) -> Response:
         fields=FIELDS,
         operators=OPERATORS,
         nps_categories=NPS_CATEGORIES,
+        event_types=STANDARD_EVENT_TYPES,
         sentences=_saved_sentences(segment),
         problems=None,
         total=None,
@@ -217,6 +219,7 @@ def _editor(segment: CustomerSegment, match: str, rows: list[dict[str, str]], st
         fields=FIELDS,
         operators=OPERATORS,
         nps_categories=NPS_CATEGORIES,
+        event_types=STANDARD_EVENT_TYPES,
     )
 
 

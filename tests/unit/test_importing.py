@@ -254,3 +254,19 @@ def test_a_neutralised_name_comes_back_with_its_quote():
         validate_rows(table("".join(customers_to_csv(rows))).rows, SPEC_MAPPING)
     )
     assert record.name == "'=cmd"
+
+
+def test_tags_to_add_follow_the_same_rules_as_imports():
+    from loyalty.domain.importing import tags_to_add
+
+    assert tags_to_add(["vip"], " Trial; beta ") == ("beta", "trial")
+    for typed, message in [
+        (" , ", "Type a tag to add."),
+        ("x" * 41, "Tags have at most 40 characters."),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            tags_to_add([], typed)
+    with pytest.raises(ValueError, match="At most 20 tags."):
+        tags_to_add([f"t{n}" for n in range(20)], "one more")
+    with pytest.raises(ValueError, match="is not a tag"):
+        tags_to_add([], "<b>bold</b>")

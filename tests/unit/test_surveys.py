@@ -115,3 +115,24 @@ def test_embed_signature_is_hmac_sha256_of_survey_and_customer():
     assert not signature_matches("s3cret", "survey-1", "cus_43", expected)
     assert not signature_matches("other", "survey-1", "cus_42", expected)
     assert not signature_matches("s3cret", "survey-1", "cus_42", "")
+
+
+def test_weekly_trend_buckets_by_monday_weeks():
+    from datetime import UTC, datetime
+
+    from loyalty.domain.surveys import weekly_trend
+
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)  # a Wednesday
+    answers = [
+        ("nps", 10, datetime(2026, 11, 24, tzinfo=UTC)),
+        ("nps", 0, datetime(2026, 11, 23, 1, tzinfo=UTC)),
+        ("nps", 9, datetime(2026, 11, 18, tzinfo=UTC)),
+        ("nps", 9, datetime(2026, 1, 1, tzinfo=UTC)),  # too old to show
+    ]
+    weeks = weekly_trend("nps", answers, now, 3)
+    assert [w.start.date().isoformat() for w in weeks] == ["2026-11-09", "2026-11-16", "2026-11-23"]
+    assert [(w.count, w.value) for w in weeks] == [(0, None), (1, 100), (2, 0)]
+    satisfaction = weekly_trend(
+        "satisfaction", [("satisfaction", 4, now), ("satisfaction", 5, now)], now, 1
+    )
+    assert satisfaction[0].value == 4.5
