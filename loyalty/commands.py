@@ -66,9 +66,9 @@ def rescore_command(email: str | None) -> None:
     else:
         users = list(session.scalars(select(User).order_by(User.email)))
     for user in users:
-        count = rescore(session, user.id)
+        changed = rescore(session, user.id)
         session.commit()
-        click.echo(f"{user.email}: rescored {count} customers.")
+        click.echo(f"{user.email}: rescored, {changed} customers' scores or reasons changed.")
 
 
 @click.command("import-customers")

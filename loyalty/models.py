@@ -73,6 +73,8 @@ class User(UserMixin, Timestamps, Base):
     company_name: Mapped[str] = mapped_column(String(200), default="")
     # Signs survey embeds made by the account's own backend (HMAC).
     embed_secret: Mapped[str] = mapped_column(String(64))
+    # When the whole account was last rescored: scores it left unchanged are this fresh.
+    scores_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def get_id(self) -> str | None:
         """What the session cookie remembers: the browser session, not the account id."""
@@ -129,8 +131,9 @@ class Customer(AccountOwned, Timestamps, Base):
     email: Mapped[str] = mapped_column(String(254))
     signup_date: Mapped[datetime] = mapped_column(UTCDateTime)
     churn_risk_score: Mapped[float | None] = mapped_column(Float)
-    # The reasons behind the score: [{"code", "points", "reason", "action"}, ...]
-    churn_risk_factors: Mapped[list | None] = mapped_column(JSONType)
+    # What the score was computed from (domain.scoring.STORED_FACTS): the reasons are worded
+    # from these facts when shown, as of churn_scored_at or the account's last full rescore.
+    churn_risk_facts: Mapped[dict | None] = mapped_column(JSONType)
     churn_scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_engagement_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Bumped on every edit, so a stale form or API update is refused instead of overwriting.
@@ -252,8 +255,9 @@ class EngagementEvent(AccountOwned, Base):
     __tablename__ = "engagement_history"
     __table_args__ = (
         Index("ix_engagement_history_customer_date", "customer_id", "event_date"),
-        Index("ix_engagement_history_user_date", "user_id", "event_date"),
-        Index("ix_engagement_history_user_type_date", "user_id", "event_type", "event_date"),
+        # One index serves the account's timeline, the dashboard's weeks and the event rules
+        # of segments (type is checked inside the index); each index costs every insert.
+        Index("ix_engagement_history_user_date_type", "user_id", "event_date", "event_type"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import JSON, DateTime
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 # JSONB on PostgreSQL (indexable, compact), plain JSON text on SQLite.
@@ -46,3 +48,51 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class json_object(FunctionElement):  # noqa: N801 (named like the SQL function it renders)
+    """`json_object('key', value, ...)`: a JSON object built in SQL, on either database."""
+
+    type = JSONType
+    inherit_cache = True
+    name = "json_object"
+
+
+@compiles(json_object)
+def _json_object_sqlite(element, compiler, **kw):
+    return f"json_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_object, "postgresql")
+def _json_object_postgresql(element, compiler, **kw):
+    return f"jsonb_build_object({compiler.process(element.clauses, **kw)})"
+
+
+class greatest(FunctionElement):  # noqa: N801
+    """The larger of its arguments: GREATEST on PostgreSQL, max() on SQLite."""
+
+    inherit_cache = True
+    name = "greatest"
+
+
+class least(FunctionElement):  # noqa: N801
+    """The smaller of its arguments: LEAST on PostgreSQL, min() on SQLite."""
+
+    inherit_cache = True
+    name = "least"
+
+
+@compiles(greatest)
+@compiles(least)
+def _extremum(element, compiler, **kw):
+    return f"{element.name}({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(greatest, "sqlite")
+def _greatest_sqlite(element, compiler, **kw):
+    return f"max({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(least, "sqlite")
+def _least_sqlite(element, compiler, **kw):
+    return f"min({compiler.process(element.clauses, **kw)})"

@@ -10,8 +10,9 @@ discount.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from loyalty.domain.bands import BAND_LABELS, RISK_BANDS, band_bounds, risk_band
 
@@ -402,24 +403,139 @@ def factors_to_json(risk: ChurnRisk) -> list[dict]:
     ]
 
 
-def factors_from_json(data: object) -> tuple[Factor, ...]:
-    """Factors back from storage, tolerating missing keys or junk."""
-    if not isinstance(data, list):
-        return ()
-    factors = []
-    for item in data:
-        if not isinstance(item, dict):
-            continue
+# The facts stored beside a score (signup and last engagement are columns of their own).
+STORED_FACTS = (
+    "last_login",
+    "event_count",
+    "recent_activity",
+    "previous_activity",
+    "recent_logins",
+    "support_tickets",
+    "payment_failures",
+    "downgrades",
+    "upgrades",
+    "cancellation_requests",
+    "latest_nps",
+    "latest_satisfaction",
+)
+
+
+def stored_facts(facts: CustomerFacts) -> dict:
+    """The facts as kept beside the score (what `facts_from_stored` reads back)."""
+    stored = {}
+    for name in STORED_FACTS:
+        value = getattr(facts, name)
+        stored[name] = value.isoformat() if isinstance(value, datetime) else value
+    return stored
+
+
+# A customer with no history yet: what a rescore would store for them.
+NO_HISTORY_FACTS = stored_facts(CustomerFacts())
+
+
+def facts_from_history(
+    signup_date: datetime | None,
+    events: Iterable[tuple[str, datetime]],
+    answers: Iterable[tuple[str, int, datetime]],
+    now: datetime,
+) -> CustomerFacts:
+    """A customer's facts at `now` from their (type, date) events and (kind, score, date) answers.
+
+    The reference for the SQL aggregates in services/scoring.py (tests compare the two), and
+    how generated demo customers are scored as they are made.
+    """
+    past = [(kind, when) for kind, when in events if when <= now]
+    engaged = [when for kind, when in past if is_customer_initiated(kind)]
+    logins = [when for kind, when in past if kind == "login"]
+    recent = now - timedelta(days=RECENT_DAYS)
+    previous = now - timedelta(days=RECENT_DAYS + PREVIOUS_DAYS)
+    windows = {
+        "support_ticket": now - timedelta(days=SUPPORT_WINDOW_DAYS),
+        "payment_failed": now - timedelta(days=PAYMENT_WINDOW_DAYS),
+        "downgrade": now - timedelta(days=PLAN_CHANGE_WINDOW_DAYS),
+        "upgrade": now - timedelta(days=PLAN_CHANGE_WINDOW_DAYS),
+        "cancellation_request": now - timedelta(days=PLAN_CHANGE_WINDOW_DAYS),
+    }
+    counts = dict.fromkeys(windows, 0)
+    for kind, when in past:
+        if kind in windows and when >= windows[kind]:
+            counts[kind] += 1
+
+    latest: dict[str, tuple[datetime, int]] = {}
+    for kind, score, when in answers:
+        if when <= now and kind in ("nps", "satisfaction"):
+            if kind not in latest or when > latest[kind][0]:
+                latest[kind] = (when, score)
+    return CustomerFacts(
+        signup_date=signup_date,
+        last_engagement=max(engaged, default=None),
+        last_login=max(logins, default=None),
+        event_count=len(past),
+        recent_activity=sum(1 for when in engaged if when >= recent),
+        previous_activity=sum(1 for when in engaged if previous <= when < recent),
+        recent_logins=sum(1 for when in logins if when >= recent),
+        support_tickets=counts["support_ticket"],
+        payment_failures=counts["payment_failed"],
+        downgrades=counts["downgrade"],
+        upgrades=counts["upgrade"],
+        cancellation_requests=counts["cancellation_request"],
+        latest_nps=latest["nps"][1] if "nps" in latest else None,
+        latest_satisfaction=latest["satisfaction"][1] if "satisfaction" in latest else None,
+    )
+
+
+def _stored_int(value: object, default: int | None = 0) -> int | None:
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, str):
         try:
-            points = int(item.get("points", 0))
-        except (TypeError, ValueError):
-            points = 0
-        factors.append(
-            Factor(
-                code=str(item.get("code", "")),
-                points=points,
-                reason=str(item.get("reason", "")),
-                action=str(item.get("action", "")),
-            )
-        )
-    return tuple(factors)
+            return int(float(value))
+        except ValueError:
+            return default
+    return default
+
+
+def _stored_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def facts_from_stored(
+    data: object, signup_date: datetime | None, last_engagement: datetime | None
+) -> CustomerFacts | None:
+    """The facts a stored score came from, or None when there are none (never scored)."""
+    if not isinstance(data, dict):
+        return None
+    counts = {
+        name: _stored_int(data.get(name))
+        for name in STORED_FACTS
+        if name not in ("last_login", "latest_nps", "latest_satisfaction")
+    }
+    return CustomerFacts(
+        signup_date=signup_date,
+        last_engagement=last_engagement,
+        last_login=_stored_time(data.get("last_login")),
+        latest_nps=_stored_int(data.get("latest_nps"), None),
+        latest_satisfaction=_stored_int(data.get("latest_satisfaction"), None),
+        **counts,
+    )
+
+
+def explain_stored(
+    data: object,
+    signup_date: datetime | None,
+    last_engagement: datetime | None,
+    as_of: datetime | None,
+) -> ChurnRisk | None:
+    """A stored score's reasons and next steps, worded as of the time it was computed."""
+    facts = facts_from_stored(data, signup_date, last_engagement)
+    if facts is None or as_of is None:
+        return None
+    return score_churn_risk(facts, as_of)

@@ -9,14 +9,15 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from loyalty.domain.bands import RISK_BANDS
-from loyalty.domain.scoring import factors_from_json
 from loyalty.models import (
     Customer,
     CustomerSegment,
     CustomerSegmentMembership,
     EngagementEvent,
     ScoreSnapshot,
+    User,
 )
+from loyalty.services.scoring import risk_of
 from loyalty.types import utcnow
 
 AT_RISK_LIMIT = 10
@@ -79,7 +80,7 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def churn_analytics(session: Session) -> ChurnAnalytics:
+def churn_analytics(session: Session, account: User) -> ChurnAnalytics:
     """Counts, averages, band and decile distributions, segments, top risks, trends."""
     score = Customer.churn_risk_score
     band_columns = []
@@ -143,31 +144,25 @@ def churn_analytics(session: Session) -> ChurnAnalytics:
         )
     ]
 
-    top = session.execute(
-        select(
-            Customer.id,
-            Customer.name,
-            Customer.external_customer_id,
-            Customer.churn_risk_score,
-            Customer.churn_risk_factors,
-        )
+    top = session.scalars(
+        select(Customer)
         .where(score.is_not(None))
         .order_by(score.desc(), Customer.id.desc())
         .limit(AT_RISK_LIMIT)
     )
     most_at_risk = []
-    for cid, name, external_id, value, factors in top:
-        raising = [f for f in factors_from_json(factors) if f.points > 0] or list(
-            factors_from_json(factors)
-        )
+    for customer in top:
+        risk = risk_of(customer, account)
+        factors = risk.factors if risk else ()
+        first = risk.top_factor if risk and risk.top_factor else (factors[0] if factors else None)
         most_at_risk.append(
             AtRisk(
-                id=str(cid),
-                name=name,
-                external_customer_id=external_id,
-                score=value,
-                reason=raising[0].reason if raising else "",
-                action=raising[0].action if raising else "",
+                id=str(customer.id),
+                name=customer.name,
+                external_customer_id=customer.external_customer_id,
+                score=customer.churn_risk_score,
+                reason=first.reason if first else "",
+                action=first.action if first else "",
             )
         )
 

@@ -1,35 +1,30 @@
-"""Keeping churn scores current, set-based: a few aggregate statements, then one bulk write.
+"""Keeping churn scores current: one SQL statement scores and stores a whole account.
 
 `rescore(session, account_id, now)` recomputes a whole account; `rescore(..., customer_ids)`
-just the customers whose events or answers changed. Either way the steps are the same:
+just the customers whose events or answers changed. Either way it is one UPDATE ... FROM:
 1. one GROUP BY over the events gives every customer's counts for the scoring windows,
 2. one window-function query gives each customer's latest NPS and satisfaction answer,
-3. the domain scores each customer (plain Python, no I/O),
-4. one bulk write stores score, reasons, freshness and lastEngagementDate.
+3. `_score` turns those facts into points with the weights of `loyalty.domain.scoring`,
+4. the row keeps score, facts, freshness and lastEngagementDate.
+A whole-account rescore writes only the rows whose score or facts moved, and records its
+time on the account. The domain's `score_churn_risk` stays the reference: the reasons a page
+shows are worded by it from the stored facts, and tests check that it gives the same score.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, delete, func, select, text, update
+from sqlalchemy import and_, case, delete, func, literal_column, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from loyalty.domain import scoring
-from loyalty.domain.scoring import CustomerFacts, factors_to_json, score_churn_risk
-from loyalty.models import (
-    Customer,
-    EngagementEvent,
-    ScoreSnapshot,
-    SurveyResponse,
-)
+from loyalty.domain.scoring import ChurnRisk, CustomerFacts
+from loyalty.models import Customer, EngagementEvent, ScoreSnapshot, SurveyResponse, User
 from loyalty.services.segment_criteria import refresh_automatic_segments
-from loyalty.types import utcnow
-
-WRITE_BATCH = 5000
+from loyalty.types import greatest, json_object, least, utcnow
 
 
 def _count_where(*conditions):
@@ -103,48 +98,162 @@ def _latest_answers(account_id: uuid.UUID, now: datetime, customer_ids):
     return select(ranked.c.customer_id, ranked.c.kind, ranked.c.score).where(ranked.c.rank == 1)
 
 
-def compute_scores(
+def _facts(account_id: uuid.UUID, now: datetime, customer_ids):
+    """Each customer's scoring facts at `now`, one row per customer (a subquery)."""
+    c = Customer.__table__.alias("scored_customer")
+    events = _event_aggregates(account_id, now, customer_ids).subquery("event_facts")
+    latest = _latest_answers(account_id, now, customer_ids).subquery("latest_answer")
+    answers = (
+        select(
+            latest.c.customer_id,
+            func.max(case((latest.c.kind == "nps", latest.c.score))).label("latest_nps"),
+            func.max(case((latest.c.kind == "satisfaction", latest.c.score))).label(
+                "latest_satisfaction"
+            ),
+        )
+        .group_by(latest.c.customer_id)
+        .subquery("answer_facts")
+    )
+    statement = (
+        select(
+            c.c.id,
+            c.c.signup_date,
+            events.c.last_engagement,
+            events.c.last_login,
+            *(func.coalesce(events.c[name], 0).label(name) for name in _COUNTS),
+            answers.c.latest_nps,
+            answers.c.latest_satisfaction,
+        )
+        .select_from(
+            c.outerjoin(events, events.c.customer_id == c.c.id).outerjoin(
+                answers, answers.c.customer_id == c.c.id
+            )
+        )
+        .where(c.c.user_id == account_id)
+    )
+    if customer_ids is not None:
+        statement = statement.where(c.c.id.in_(customer_ids))
+    return statement.subquery("facts")
+
+
+_COUNTS = tuple(
+    name
+    for name in scoring.STORED_FACTS
+    if name not in ("last_login", "latest_nps", "latest_satisfaction")
+)
+
+
+def _points(condition, points: int):
+    return case((condition, points), else_=0)
+
+
+def _score(f, now: datetime):
+    """`score_churn_risk` as a SQL expression over the columns of `_facts`.
+
+    Day counts become date bounds: "more than N days since t" is t <= now - (N + 1) days,
+    because the domain counts whole days. A test compares this with the domain on random data.
+    """
+    days = lambda n: now - timedelta(days=n)  # noqa: E731
+    is_new = f.signup_date > days(scoring.NEW_CUSTOMER_DAYS)
+    recency = case(
+        (
+            is_new,
+            _points(
+                func.coalesce(f.last_engagement, f.signup_date)
+                <= days(scoring.NEW_CUSTOMER_QUIET_DAYS),
+                scoring.NEW_CUSTOMER_QUIET_POINTS,
+            ),
+        ),
+        (f.last_engagement.is_(None), scoring.INACTIVE_DAYS_STEPS[0][1]),
+        *(
+            (f.last_engagement <= days(threshold + 1), points)
+            for threshold, points in scoring.INACTIVE_DAYS_STEPS
+        ),
+        else_=0,
+    )
+    no_login = _points(
+        and_(
+            ~is_new,
+            f.event_count > 0,
+            or_(f.last_login.is_(None), f.last_login <= days(scoring.NO_LOGIN_DAYS + 1)),
+        ),
+        scoring.NO_LOGIN_POINTS,
+    )
+    trend = case(
+        (
+            and_(
+                f.previous_activity >= scoring.TREND_MIN_PREVIOUS,
+                f.recent_activity < f.previous_activity * scoring.TREND_DROP_RATIO,
+            ),
+            scoring.TREND_DROP_POINTS,
+        ),
+        (
+            and_(
+                f.previous_activity > 0,
+                f.recent_activity >= f.previous_activity * scoring.TREND_GROWTH_RATIO,
+            ),
+            scoring.TREND_GROWTH_POINTS,
+        ),
+        (f.recent_activity >= scoring.HEALTHY_ACTIVITY, scoring.HEALTHY_ACTIVITY_POINTS),
+        else_=0,
+    )
+    support = case(
+        (f.support_tickets >= scoring.SUPPORT_TICKETS_MANY, scoring.SUPPORT_MANY_POINTS),
+        (f.support_tickets >= scoring.SUPPORT_TICKETS_SOME, scoring.SUPPORT_SOME_POINTS),
+        else_=0,
+    )
+    payment = case(
+        (
+            f.payment_failures * scoring.PAYMENT_FAILURE_POINTS
+            > scoring.PAYMENT_FAILURE_MAX_POINTS,
+            scoring.PAYMENT_FAILURE_MAX_POINTS,
+        ),
+        else_=f.payment_failures * scoring.PAYMENT_FAILURE_POINTS,
+    )
+    answers = case(
+        (f.latest_nps <= 6, scoring.NPS_DETRACTOR_POINTS),
+        (f.latest_nps >= 9, scoring.NPS_PROMOTER_POINTS),
+        else_=0,
+    ) + case(
+        (f.latest_satisfaction <= 2, scoring.SATISFACTION_LOW_POINTS),
+        (f.latest_satisfaction >= 5, scoring.SATISFACTION_HIGH_POINTS),
+        else_=0,
+    )
+    raw = (
+        scoring.BASE_SCORE
+        + recency
+        + no_login
+        + trend
+        + support
+        + payment
+        + _points(f.cancellation_requests > 0, scoring.CANCELLATION_REQUEST_POINTS)
+        + _points(f.downgrades > 0, scoring.DOWNGRADE_POINTS)
+        + _points(f.upgrades > 0, scoring.UPGRADE_POINTS)
+        + answers
+    )
+    insufficient = and_(f.event_count == 0, f.latest_nps.is_(None), f.latest_satisfaction.is_(None))
+    return case(
+        (insufficient, scoring.INSUFFICIENT_DATA_SCORE),
+        else_=greatest(0, least(100, raw)),
+    )
+
+
+def compute_facts(
     session: Session,
     account_id: uuid.UUID,
     now: datetime,
     customer_ids: Iterable[uuid.UUID] | None = None,
-) -> dict[uuid.UUID, tuple[scoring.ChurnRisk, datetime | None]]:
-    """Each customer's risk at `now`, from set-based aggregates (nothing is written)."""
+) -> dict[uuid.UUID, CustomerFacts]:
+    """Each customer's facts at `now`, as the domain sees them (nothing is written)."""
     ids = list(customer_ids) if customer_ids is not None else None
-    customers = select(Customer.id, Customer.signup_date).where(Customer.user_id == account_id)
-    if ids is not None:
-        customers = customers.where(Customer.id.in_(ids))
-    signups = dict(session.execute(customers).all())
-
-    aggregates = {
-        row.customer_id: row for row in session.execute(_event_aggregates(account_id, now, ids))
+    f = _facts(account_id, now, ids)
+    return {
+        row.id: CustomerFacts(**{name: getattr(row, name) for name in _FACT_FIELDS})
+        for row in session.execute(select(f))
     }
-    answers: dict[uuid.UUID, dict[str, int]] = {}
-    for customer_id, kind, score in session.execute(_latest_answers(account_id, now, ids)):
-        answers.setdefault(customer_id, {})[kind] = score
 
-    results = {}
-    for customer_id, signup in signups.items():
-        row = aggregates.get(customer_id)
-        answer = answers.get(customer_id, {})
-        facts = CustomerFacts(
-            signup_date=signup,
-            last_engagement=row.last_engagement if row else None,
-            last_login=row.last_login if row else None,
-            event_count=row.event_count if row else 0,
-            recent_activity=int(row.recent_activity) if row else 0,
-            previous_activity=int(row.previous_activity) if row else 0,
-            recent_logins=int(row.recent_logins) if row else 0,
-            support_tickets=int(row.support_tickets) if row else 0,
-            payment_failures=int(row.payment_failures) if row else 0,
-            downgrades=int(row.downgrades) if row else 0,
-            upgrades=int(row.upgrades) if row else 0,
-            cancellation_requests=int(row.cancellation_requests) if row else 0,
-            latest_nps=answer.get("nps"),
-            latest_satisfaction=answer.get("satisfaction"),
-        )
-        results[customer_id] = (score_churn_risk(facts, now), facts.last_engagement)
-    return results
+
+_FACT_FIELDS = ("signup_date", "last_engagement", *scoring.STORED_FACTS)
 
 
 def rescore(
@@ -153,84 +262,88 @@ def rescore(
     now: datetime | None = None,
     customer_ids: Iterable[uuid.UUID] | None = None,
 ) -> int:
-    """Recompute and store the scores of an account (or of some of its customers)."""
+    """Recompute and store the scores of an account (or of some of its customers).
+
+    Returns how many customers' scores were written: for a whole account, those whose
+    score or facts changed; for named customers, all of them (their freshness moves).
+    """
     now = now or utcnow()
-    scores = compute_scores(session, account_id, now, customer_ids)
-    rows = [
-        {
-            "cid": customer_id,
-            "score": float(risk.score),
-            "factors": factors_to_json(risk),
-            "scored_at": now,
-            "last_engagement": last_engagement,
-        }
-        for customer_id, (risk, last_engagement) in scores.items()
-    ]
-    _write_scores(session, rows)
-    if customer_ids is None:
-        record_snapshot(session, account_id, now)
-    # Scores and recency feed segment criteria: automatic segments follow at once.
-    refresh_automatic_segments(session, account_id, customer_ids)
-    session.expire_all()
-    return len(rows)
-
-
-_PG_SCORE_STAGE = """
-CREATE TEMP TABLE IF NOT EXISTS score_stage (
-    cid uuid PRIMARY KEY, score double precision, factors jsonb,
-    scored_at timestamptz, last_engagement timestamptz
-) ON COMMIT DROP
-"""
-
-_PG_APPLY_SCORES = """
-UPDATE customers c
-   SET churn_risk_score = s.score, churn_risk_factors = s.factors,
-       churn_scored_at = s.scored_at, last_engagement_date = s.last_engagement
-  FROM score_stage s
- WHERE c.id = s.cid
-"""
-
-
-def _write_scores(session: Session, rows: list[dict]) -> None:
-    """Store scores in bulk: COPY + one UPDATE on PostgreSQL, batched updates elsewhere."""
-    if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(text(_PG_SCORE_STAGE))
-        connection.execute(text("TRUNCATE score_stage"))
-        cursor = connection.connection.driver_connection.cursor()
-        with cursor.copy(
-            "COPY score_stage (cid, score, factors, scored_at, last_engagement) FROM STDIN"
-        ) as copy:
-            for row in rows:
-                copy.write_row(
-                    (
-                        row["cid"],
-                        row["score"],
-                        json.dumps(row["factors"]),
-                        row["scored_at"],
-                        row["last_engagement"],
-                    )
-                )
-        connection.execute(text(_PG_APPLY_SCORES))
-        connection.execute(text("TRUNCATE score_stage"))
-        return
+    ids = list(customer_ids) if customer_ids is not None else None
+    f = _facts(account_id, now, ids)
+    scored = select(
+        f.c.id,
+        _score(f.c, now).label("score"),
+        f.c.last_engagement,
+        json_object(
+            *(
+                part
+                for name in scoring.STORED_FACTS
+                for part in (literal_column(f"'{name}'"), f.c[name])
+            )
+        ).label("facts"),
+    ).subquery("scored")
     table = Customer.__table__
     statement = (
         update(table)
-        .where(table.c.id == bindparam("cid"))
+        .where(table.c.id == scored.c.id, table.c.user_id == account_id)
         .values(
-            churn_risk_score=bindparam("score"),
-            churn_risk_factors=bindparam("factors", type_=table.c.churn_risk_factors.type),
-            churn_scored_at=bindparam("scored_at", type_=table.c.churn_scored_at.type),
-            last_engagement_date=bindparam(
-                "last_engagement", type_=table.c.last_engagement_date.type
-            ),
+            churn_risk_score=scored.c.score,
+            churn_risk_facts=scored.c.facts,
+            churn_scored_at=now,
+            last_engagement_date=scored.c.last_engagement,
+            updated_at=table.c.updated_at,  # a new score is not an edit of the customer
         )
     )
-    for start in range(0, len(rows), WRITE_BATCH):
-        connection.execute(statement, rows[start : start + WRITE_BATCH])
+    if ids is None:
+        statement = statement.where(
+            or_(
+                table.c.churn_risk_score.is_distinct_from(scored.c.score),
+                table.c.churn_risk_facts.is_distinct_from(scored.c.facts),
+                table.c.last_engagement_date.is_distinct_from(scored.c.last_engagement),
+            )
+        )
+    if session.get_bind().dialect.name == "postgresql":
+        # The aggregates hash 100,000 customers: give them memory instead of temp files.
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+    written = session.execute(statement).rowcount
+    if ids is None:
+        session.execute(update(User).where(User.id == account_id).values(scores_refreshed_at=now))
+        record_snapshot(session, account_id, now)
+    # Scores and recency feed segment criteria: automatic segments follow at once.
+    refresh_automatic_segments(session, account_id, ids)
+    session.expire_all()
+    return written
+
+
+def first_score(now: datetime) -> dict:
+    """The score columns of a customer with no history yet: what a rescore would store."""
+    return {
+        "churn_risk_score": float(scoring.INSUFFICIENT_DATA_SCORE),
+        "churn_risk_facts": dict(scoring.NO_HISTORY_FACTS),
+        "churn_scored_at": now,
+    }
+
+
+def risk_of(customer: Customer, account: User | None) -> ChurnRisk | None:
+    """The customer's stored score explained: reasons and next steps, as of when it was scored.
+
+    A whole-account rescore leaves unchanged rows alone, so a score is as fresh as the later
+    of its own time and the account's last full rescore.
+    """
+    return scoring.explain_stored(
+        customer.churn_risk_facts,
+        customer.signup_date,
+        customer.last_engagement_date,
+        scored_as_of(customer, account),
+    )
+
+
+def scored_as_of(customer: Customer, account: User | None) -> datetime | None:
+    """When the customer's current score was (or was confirmed) computed."""
+    if customer.churn_scored_at is None:
+        return None
+    refreshed = account.scores_refreshed_at if account is not None else None
+    return max(customer.churn_scored_at, refreshed or customer.churn_scored_at)
 
 
 def record_snapshot(session: Session, account_id: uuid.UUID, now: datetime) -> None:

@@ -26,6 +26,7 @@ from loyalty.domain.api_input import (
     survey_input,
 )
 from loyalty.domain.bands import risk_band
+from loyalty.domain.scoring import factors_to_json
 from loyalty.domain.surveys import DEFAULT_QUESTIONS, KINDS
 from loyalty.errors import problem
 from loyalty.extensions import db, limiter, login_manager
@@ -44,7 +45,7 @@ from loyalty.services import segments as segment_service
 from loyalty.services import surveys as survey_service
 from loyalty.services.analytics import churn_analytics
 from loyalty.services.customer_query import customer_page
-from loyalty.services.scoring import rescore
+from loyalty.services.scoring import rescore, risk_of, scored_as_of
 from loyalty.types import utcnow
 from loyalty.views.customers import parse_list_query
 
@@ -80,6 +81,7 @@ def iso(moment) -> str | None:
 
 def customer_json(customer: Customer) -> dict:
     """A customer as the API shows it."""
+    risk = risk_of(customer, current_user)
     return {
         "id": str(customer.id),
         "externalCustomerId": customer.external_customer_id,
@@ -89,8 +91,8 @@ def customer_json(customer: Customer) -> dict:
         "lastEngagementDate": iso(customer.last_engagement_date),
         "churnRiskScore": customer.churn_risk_score,
         "riskBand": risk_band(customer.churn_risk_score),
-        "churnRiskFactors": customer.churn_risk_factors or [],
-        "churnScoredAt": iso(customer.churn_scored_at),
+        "churnRiskFactors": factors_to_json(risk) if risk else [],
+        "churnScoredAt": iso(scored_as_of(customer, current_user)),
         "tags": sorted(t.tag for t in customer.tags),
         "version": customer.version,
         "createdAt": iso(customer.created_at),
@@ -695,4 +697,4 @@ def docs() -> Response:
 @bp.get("/analytics/churn-risk")
 def churn_risk() -> Response:
     """Aggregated churn-risk data: counts, averages, bands, deciles, segments, top risks."""
-    return jsonify(churn_analytics(db.session).to_json())
+    return jsonify(churn_analytics(db.session, current_user).to_json())

@@ -13,7 +13,6 @@ from werkzeug.datastructures import MultiDict
 from loyalty.db import get_or_404
 from loyalty.domain import importing
 from loyalty.domain.bands import RISK_BANDS
-from loyalty.domain.scoring import factors_from_json
 from loyalty.extensions import db
 from loyalty.forms.customers import CustomerForm
 from loyalty.forms.events import EventForm
@@ -32,7 +31,7 @@ from loyalty.services.customer_query import (
     CustomerQuery,
     customer_page,
 )
-from loyalty.services.scoring import rescore
+from loyalty.services.scoring import rescore, risk_of, scored_as_of
 from loyalty.views.surveys import customer_survey_panel, send_to
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
@@ -206,9 +205,11 @@ def _detail_context(customer: Customer) -> dict:
 
 def customer_panels(customer: Customer, event_form: EventForm | None = None) -> dict:
     """What the score, profile and timeline panels of the customer page need."""
+    risk = risk_of(customer, current_user)
     return {
         "customer": customer,
-        "factors": factors_from_json(customer.churn_risk_factors),
+        "factors": risk.factors if risk else (),
+        "scored_at": scored_as_of(customer, current_user),
         "timeline": event_service.timeline(db.session, customer),
         "event_form": event_form or EventForm(formdata=None),
     }

@@ -21,17 +21,22 @@ def seed(app, user):
         scores = [5.0, 15.0, 45.0, 65.0, 75.0, 95.0, None]
         made = []
         for n, score in enumerate(scores):
-            factors = [
-                {
-                    "code": "inactive",
-                    "points": 25,
-                    "reason": f"No activity in {n} days",
-                    "action": "Reach out with a personal check-in call or e-mail.",
-                },
-            ]
+            scored_at = utcnow() - timedelta(hours=1)
+            # n support tickets, and otherwise an active customer: that is the top reason.
+            facts = {
+                "event_count": n + 1,
+                "support_tickets": n,
+                "last_login": (scored_at - timedelta(days=1)).isoformat(),
+            }
             made.append(
                 factories.make_customer(
-                    session, user, name=f"C{n}", churn_risk_score=score, churn_risk_factors=factors
+                    session,
+                    user,
+                    name=f"C{n}",
+                    churn_risk_score=score,
+                    churn_risk_facts=facts,
+                    churn_scored_at=scored_at,
+                    last_engagement_date=scored_at - timedelta(days=1),
                 )
             )
         segment = CustomerSegment(user_id=user.id, name="Watch")
@@ -89,8 +94,8 @@ def test_churn_risk_analytics(app, signed_in, user):
     ]
     top = data["mostAtRisk"]
     assert [c["name"] for c in top] == ["C5", "C4", "C3", "C2", "C1", "C0"]
-    assert top[0]["topReason"] == "No activity in 5 days"
-    assert top[0]["suggestedAction"].startswith("Reach out")
+    assert top[0]["topReason"] == "5 support tickets in 30 days"
+    assert top[0]["suggestedAction"].startswith("Escalate their open issues")
     assert data["change30Days"]["customerCount"] == 3
     assert data["change30Days"]["averageScore"] == 10.0
     assert data["weeklyAverage"][0]["averageScore"] == 40.0

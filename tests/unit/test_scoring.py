@@ -10,11 +10,12 @@ from hypothesis import strategies as st
 
 from loyalty.domain import scoring
 from loyalty.domain.scoring import (
+    STORED_FACTS,
     ChurnRisk,
     CustomerFacts,
-    Factor,
-    factors_from_json,
+    explain_stored,
     factors_to_json,
+    facts_from_stored,
     is_customer_initiated,
     normalize_event_type,
     score_churn_risk,
@@ -242,14 +243,30 @@ def test_no_action_ever_suggests_a_discount():
             assert not any(word in factor.action.lower() for word in words)
 
 
-def test_factors_survive_a_json_round_trip():
-    risk = score_churn_risk(engaged(latest_nps=2, support_tickets=3), NOW)
-    assert factors_from_json(factors_to_json(risk)) == risk.factors
-    assert factors_from_json([{"reason": "partial"}, "junk", {"points": "x"}]) == (
-        Factor("", 0, "partial", ""),
-        Factor("", 0, "", ""),
+def test_stored_facts_explain_the_score_they_came_from():
+    facts = engaged(latest_nps=2, support_tickets=3)
+    stored = {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in vars(facts).items()
+        if name in STORED_FACTS
+    }
+    assert set(stored) == set(STORED_FACTS)
+    risk = explain_stored(stored, facts.signup_date, facts.last_engagement, NOW)
+    assert risk == score_churn_risk(facts, NOW)
+    assert [f["reason"] for f in factors_to_json(risk)] == [f.reason for f in risk.factors]
+
+
+def test_stored_facts_tolerate_junk_and_absence():
+    assert explain_stored(None, None, None, NOW) is None
+    assert explain_stored({"event_count": 1}, None, None, None) is None
+    odd = facts_from_stored(
+        {"event_count": "3", "support_tickets": True, "last_login": "yesterday", "latest_nps": []},
+        None,
+        None,
     )
-    assert factors_from_json(None) == ()
+    assert odd == CustomerFacts(event_count=3)
+    naive = facts_from_stored({"last_login": "2026-11-01 10:00:00"}, None, None)
+    assert naive.last_login == datetime(2026, 11, 1, 10, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
