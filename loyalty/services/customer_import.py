@@ -8,6 +8,7 @@ killed process) before that leaves the account as it was.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from loyalty.models import Customer, CustomerTag
+from loyalty.services.scoring import first_score
 from loyalty.types import utcnow
 
 BATCH_SIZE = 1000
@@ -89,9 +91,10 @@ UPDATE customers c
 # ON CONFLICT keeps two overlapping imports from creating the same customer twice.
 _PG_INSERT = """
 INSERT INTO customers (id, user_id, external_customer_id, name, email, signup_date,
+                       churn_risk_score, churn_risk_facts, churn_scored_at,
                        version, created_at, updated_at)
 SELECT gen_random_uuid(), :account, s.external_customer_id, s.name, s.email,
-       COALESCE(s.signup_date, :now), 1, :now, :now
+       COALESCE(s.signup_date, :now), :score, CAST(:facts AS jsonb), :now, 1, :now, :now
   FROM customer_import_stage s
  WHERE NOT EXISTS (SELECT 1 FROM customers c
                     WHERE c.user_id = :account AND c.external_customer_id = s.external_customer_id)
@@ -142,9 +145,20 @@ def _upsert_postgresql(
     # planned for an empty stage.
     connection.execute(text("ANALYZE customer_import_stage"))
     # A missing signup date keeps the stored one; a new customer without one gets "now".
-    params = {"account": account_id, "now": utcnow()}
+    now = utcnow()
+    params = {"account": account_id, "now": now}
     updated = connection.execute(text(_PG_UPDATE), params).rowcount
-    created = connection.execute(text(_PG_INSERT), params).rowcount
+    # New customers have no history yet: they start with the score a rescore would give them,
+    # so the rescore after the import has nothing to write for them.
+    first = first_score(now)
+    created = connection.execute(
+        text(_PG_INSERT),
+        {
+            **params,
+            "score": first["churn_risk_score"],
+            "facts": json.dumps(first["churn_risk_facts"]),
+        },
+    ).rowcount
     if set_tags:
         connection.execute(text(_PG_TAGS), {"account": account_id})
     connection.execute(text("TRUNCATE customer_import_stage"))
@@ -189,6 +203,7 @@ def _upsert_batched(
                         "name": row.name,
                         "email": row.email,
                         "signup_date": row.signup_date or now,
+                        **first_score(now),
                         "version": 1,
                         "created_at": now,
                         "updated_at": now,

@@ -6,8 +6,12 @@ import re
 
 from sqlalchemy import event, func, select
 
+from loyalty.domain import scoring
+from loyalty.domain.scoring import score_churn_risk
 from loyalty.extensions import db
-from loyalty.models import Customer, EngagementEvent, SurveyResponse
+from loyalty.models import Customer, EngagementEvent, SurveyResponse, User
+from loyalty.services import demo
+from loyalty.services.scoring import compute_facts, risk_of, scored_as_of
 
 HTMX = {"HX-Request": "true"}
 
@@ -110,3 +114,23 @@ def test_seed_if_empty_does_nothing_when_accounts_exist(runner, user):
     result = runner.invoke(args=["seed", "--if-empty"])
     assert result.exit_code == 0
     assert result.output == ""
+
+
+def test_seeded_customers_are_scored_as_the_rescore_would_score_them(app, user, backend):
+    with app.app_context():
+        session = db.session
+        result = demo.seed_account(session, user.id, customers=120, seed=3)
+        session.commit()
+        assert result.customers == 120 and result.events > 500
+        if backend == "postgresql":
+            # The domain scored each customer while generating it; SQL agreed on every one.
+            assert result.corrected == 0
+        account = session.get(User, user.id)
+        customers = list(session.scalars(select(Customer).where(Customer.user_id == user.id)))
+        facts = compute_facts(session, user.id, max(c.churn_scored_at for c in customers))
+        for customer in customers:
+            risk = risk_of(customer, account)
+            assert risk.score == customer.churn_risk_score
+            assert risk == score_churn_risk(facts[customer.id], scored_as_of(customer, account))
+        bands = {scoring.risk_band(c.churn_risk_score) for c in customers}
+        assert bands == {"low", "medium", "high"}
