@@ -110,6 +110,11 @@ class ApiToken(AccountOwned, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+# Indexes the models do not describe: migration 0005 makes the trigram index of customer
+# search on PostgreSQL only (see services/customer_query.SEARCH_TEXT).
+DATABASE_ONLY_INDEXES = frozenset({"ix_customers_search"})
+
+
 class Customer(AccountOwned, Timestamps, Base):
     """A customer of the account's business, whose churn risk we watch."""
 

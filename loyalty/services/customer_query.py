@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Select, and_, exists, false, func, or_, select, tuple_
+from sqlalchemy import Select, and_, exists, false, func, literal_column, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
 from loyalty.domain.bands import band_bounds
@@ -37,6 +37,13 @@ DEFAULT_PAGE_SIZE = 50
 COUNT_CAP = 10_000
 
 Direction = Literal["asc", "desc"]
+
+# What the free-text filter searches: name, e-mail and external id in one lower-cased text,
+# so PostgreSQL's trigram index on exactly this expression (migration 0005) can serve it.
+_SPACE = literal_column("' '")
+SEARCH_TEXT = func.lower(
+    Customer.name + _SPACE + Customer.email + _SPACE + Customer.external_customer_id
+)
 
 
 @dataclass(frozen=True)
@@ -89,16 +96,10 @@ class CustomerPage:
 def filtered(statement: Select, filters: CustomerFilters) -> Select:
     """Add the filters to a select over Customer (account scoping is added by the session)."""
     conditions = []
-    text = filters.text.strip()
+    text = filters.text.strip().lower()
     if text:
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(
-            or_(
-                Customer.name.ilike(pattern, escape="\\"),
-                Customer.email.ilike(pattern, escape="\\"),
-                Customer.external_customer_id.ilike(pattern, escape="\\"),
-            )
-        )
+        conditions.append(SEARCH_TEXT.like(pattern, escape="\\"))
     if filters.band:
         low, high = band_bounds(filters.band)
         conditions.append(Customer.churn_risk_score >= low)

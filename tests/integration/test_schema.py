@@ -14,9 +14,14 @@ from werkzeug.exceptions import NotFound
 from loyalty.commands import alembic_config
 from loyalty.db import get_or_404, scope_session_to_account
 from loyalty.extensions import db
-from loyalty.models import Base, Customer, EngagementEvent
+from loyalty.models import DATABASE_ONLY_INDEXES, Base, Customer, EngagementEvent
 from tests import factories
 from tests.databases import scratch_database
+
+
+def _modelled(item, name, type_, reflected, compare_to) -> bool:
+    # The trigram search index exists only on PostgreSQL, made by migration 0005.
+    return not (type_ == "index" and name in DATABASE_ONLY_INDEXES)
 
 
 def test_migrations_go_from_empty_to_head_and_back(backend, tmp_path):
@@ -25,7 +30,11 @@ def test_migrations_go_from_empty_to_head_and_back(backend, tmp_path):
         config.attributes["configure_logging"] = False
         engine = create_engine(url)
         with engine.connect() as connection:
-            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+            context = MigrationContext.configure(connection, opts={"include_object": _modelled})
+            assert compare_metadata(context, Base.metadata) == []
+            if backend == "postgresql":
+                indexes = {i["name"] for i in inspect(connection).get_indexes("customers")}
+                assert "ix_customers_search" in indexes
             tables = set(inspect(connection).get_table_names())
         assert {
             "users",
