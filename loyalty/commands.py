@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 
 import click
@@ -133,6 +134,57 @@ def import_customers_command(
     )
 
 
+@click.command("import-events")
+@with_appcontext
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--email", required=True, help="The account whose customers the events are for.")
+@click.option("--skip-invalid", is_flag=True, help="Keep the valid events and skip the rest.")
+def import_events_command(file: Path, email: str, skip_invalid: bool) -> None:
+    """Import engagement events from a CSV or JSON FILE (externalCustomerId, eventType,
+    eventDate; other columns become details), 1,000 at a time through the API's bulk path.
+    All or nothing unless --skip-invalid."""
+    from loyalty.domain import importing
+    from loyalty.domain.api_input import InputError
+    from loyalty.extensions import db
+    from loyalty.services.accounts import find_account
+    from loyalty.services.event_ingestion import ingest
+
+    session = db.session
+    account = find_account(session, email)
+    if account is None:
+        raise click.ClickException(f"No account with the e-mail {email}.")
+    content = file.read_bytes()
+    created = failed = 0
+    problems: list[str] = []
+    try:
+        file_format = importing.detect_format(file.name, content[:4096])
+        rows = importing.event_items(importing.read_table(io.BytesIO(content), file_format))
+        while batch := list(itertools.islice(rows, 1000)):
+            result = ingest(session, account.id, {"events": [item for _n, item in batch]})
+            created += result["created"]
+            failed += result["failed"]
+            for outcome in result["results"]:
+                if outcome["status"] == "failed" and len(problems) < 50:
+                    row = batch[outcome["index"]][0]
+                    reasons = "; ".join(
+                        f"{k}: {v}" if k else v for k, v in outcome["errors"].items()
+                    )
+                    problems.append(f"  row {row}: {reasons}")
+    except (importing.ImportFileError, InputError) as error:
+        session.rollback()
+        raise click.ClickException(str(error)) from error
+    if failed and not skip_invalid:
+        session.rollback()
+        for problem in problems:
+            click.echo(problem, err=True)
+        raise click.ClickException(
+            f"{failed} events have problems; nothing was imported "
+            "(use --skip-invalid to keep the valid ones)."
+        )
+    session.commit()
+    click.echo(f"Imported {created} events, {failed} skipped.")
+
+
 DEMO_EMAIL = "demo@loyalty-guardian.test"
 DEMO_PASSWORD = "demo-password"  # noqa: S105 (a demo account, printed on purpose)
 
@@ -200,5 +252,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(rescore_command)
     app.cli.add_command(import_customers_command)
+    app.cli.add_command(import_events_command)
     app.cli.add_command(seed_command)
     app.cli.add_command(token_cli)

@@ -488,3 +488,30 @@ def valid_records(table: ImportTable, mapping: dict[str, str | None]) -> Iterato
     for _row, result in validate_rows(table.rows, mapping):
         if isinstance(result, CustomerRecord):
             yield result
+
+
+# Columns of an events file, named as the API names them; any other column is a detail.
+EVENT_COLUMNS = ("externalCustomerId", "eventType", "eventDate")
+
+
+def event_items(table: ImportTable) -> Iterator[tuple[int, dict]]:
+    """(row number, event as the API's bulk endpoint takes it) for each row of an events file.
+
+    CSV cells and JSON values are taken as they are; empty cells are left out, and columns
+    other than EVENT_COLUMNS (or a JSON "details" object) become the event's details.
+    """
+    for number, row in table.rows:
+        item: dict = {}
+        details: dict = {}
+        for key, value in row.items():
+            if value is None or value == "":
+                continue
+            if key in EVENT_COLUMNS:
+                item[key] = value
+            elif key == "details" and isinstance(value, dict):
+                details.update(value)
+            else:
+                details[key] = value
+        if details:
+            item["details"] = details
+        yield number, item

@@ -10,7 +10,7 @@ import re
 from sqlalchemy import func, select
 
 from loyalty.extensions import db
-from loyalty.models import Customer, CustomerTag, ImportUpload
+from loyalty.models import Customer, CustomerTag, EngagementEvent, ImportUpload
 from loyalty.services.scoring import rescore
 from tests import factories
 
@@ -301,3 +301,51 @@ def test_reimport_replaces_tags_with_the_files(app, signed_in, user):
         )
     # cus_1 lists "vip, beta": "old" goes, "beta" comes; cus_2 lists none: "gone" goes.
     assert tags == [("cus_1", "beta"), ("cus_1", "vip")]
+
+
+def test_import_events_command_all_or_nothing(app, runner, user, tmp_path):
+    with app.app_context():
+        factories.make_customer(db.session, user, external_customer_id="ev-1")
+        factories.make_customer(db.session, user, external_customer_id="ev-2")
+        db.session.commit()
+    good = tmp_path / "events.csv"
+    good.write_text(
+        "externalCustomerId,eventType,eventDate,feature\n"
+        "ev-1,login,2026-11-01T10:00:00Z,\n"
+        "ev-2,Feature Used,2026-11-02 09:30:00,reports\n"
+    )
+    bad = tmp_path / "events.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "events": [
+                    {"externalCustomerId": "ev-1", "eventType": "support_ticket"},
+                    {"externalCustomerId": "nobody", "eventType": "login"},
+                    {"externalCustomerId": "ev-2", "eventType": "bad type!"},
+                ]
+            }
+        )
+    )
+    refused = runner.invoke(args=["import-events", str(bad), "--email", user.email])
+    assert refused.exit_code != 0
+    assert "2 events have problems; nothing was imported" in refused.output
+    assert "row 2: externalCustomerId: No customer has this externalCustomerId." in refused.output
+    assert count(app, EngagementEvent) == 0
+
+    done = runner.invoke(args=["import-events", str(good), "--email", user.email])
+    assert done.exit_code == 0, done.output
+    assert "Imported 2 events, 0 skipped." in done.output
+    kept = runner.invoke(args=["import-events", str(bad), "--email", user.email, "--skip-invalid"])
+    assert "Imported 1 events, 2 skipped." in kept.output
+    with app.app_context():
+        events = {
+            (e.event_type, json.dumps(e.details))
+            for e in db.session.scalars(select(EngagementEvent))
+        }
+        assert events == {
+            ("login", "{}"),
+            ("feature_used", '{"feature": "reports"}'),
+            ("support_ticket", "{}"),
+        }
+        scored = db.session.scalar(select(Customer).where(Customer.external_customer_id == "ev-2"))
+        assert scored.last_engagement_date is not None
