@@ -6,6 +6,8 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import PASSWORD, sign_up
+
 
 def add_customer(page: Page, name: str, external_id: str, email: str, signup: str = "2026-01-15"):
     page.goto("/customers/new")
@@ -101,3 +103,37 @@ def test_sort_by_risk_both_ways_on_demo_data(signed_up):
     expect(page).to_have_url(re.compile(r"band=high"))
     expect(page.locator("#match-count")).to_contain_text("match")
     assert all(n >= 70 for n in risk_numbers(page))
+
+
+def test_two_browsers_editing_one_customer(page, browser, live_server):
+    """The second save is refused with the values the first one stored; nothing is lost."""
+    first = page
+    email = sign_up(first)
+    add_customer(first, "Erin", "e-5", "erin@example.com")
+    edit_url = first.url + "/edit"
+    context = browser.new_context(base_url=live_server)
+    second = context.new_page()
+    try:
+        second.goto("/login")
+        second.get_by_label("E-mail").fill(email)
+        second.get_by_label("Password").fill(PASSWORD)
+        second.get_by_role("button", name="Log in").click()
+        expect(second.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+        first.goto(edit_url)
+        second.goto(edit_url)
+        first.get_by_label("Name").fill("Erin First")
+        first.get_by_role("button", name="Save customer").click()
+        expect(first.get_by_role("heading", name="Erin First")).to_be_visible()
+
+        second.get_by_label("Name").fill("Erin Second")
+        second.get_by_role("button", name="Save customer").click()
+        expect(second.get_by_role("alert")).to_contain_text(
+            "Someone else changed this customer while you were editing"
+        )
+        expect(second.get_by_label("Name")).to_have_value("Erin First")
+        second.get_by_label("Name").fill("Erin Second")
+        second.get_by_role("button", name="Save customer").click()
+        expect(second.get_by_role("heading", name="Erin Second")).to_be_visible()
+    finally:
+        context.close()

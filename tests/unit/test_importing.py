@@ -21,6 +21,7 @@ from loyalty.domain.importing import (
     parse_tags,
     read_table,
     suggest_mapping,
+    valid_records,
     validate_mapping,
     validate_rows,
 )
@@ -270,3 +271,32 @@ def test_tags_to_add_follow_the_same_rules_as_imports():
         tags_to_add([f"t{n}" for n in range(20)], "one more")
     with pytest.raises(ValueError, match="is not a tag"):
         tags_to_add([], "<b>bold</b>")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=600),
+        st.text(max_size=300).map(str.encode),
+        st.lists(st.text(alphabet=',;\t"\n\r =+-@abc\x00é', max_size=40), max_size=8).map(
+            lambda lines: "\n".join(["externalCustomerId,name,email", *lines]).encode()
+        ),
+    ),
+    st.sampled_from(["customers.csv", "customers.json"]),
+)
+def test_any_file_gives_rows_or_a_clear_error_never_a_crash(content, filename):
+    """Whatever bytes arrive, the parser answers with checked rows or an ImportFileError."""
+    try:
+        fmt = detect_format(filename, content[:4096])
+        parsed = read_table(io.BytesIO(content), fmt)
+        mapping = suggest_mapping(parsed.columns)
+        report = check_file(read_table(io.BytesIO(content), fmt), mapping)
+        imported = list(valid_records(read_table(io.BytesIO(content), fmt), mapping))
+    except ImportFileError as error:
+        assert str(error)  # says what is wrong
+        return
+    # The check and the import agree: every row is either reported or imported.
+    assert report.valid == len(imported)
+    assert report.valid + report.rows_with_errors == report.total
+    for record in imported:
+        assert record.external_customer_id and record.name and "@" in record.email

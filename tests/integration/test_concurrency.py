@@ -1,0 +1,211 @@
+"""Concurrency and interruption against a real PostgreSQL server and a real gunicorn.
+
+Overlapping imports at the same moment, an import whose process is killed in the middle of
+writing, and a gunicorn that is told to stop while a request is still running. Each test
+gets a scratch database of its own: they need connections that really run side by side.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from redis import Redis
+from sqlalchemy import create_engine, func, make_url, select, text
+
+from bench.server import csrf_token, gunicorn, signed_in
+from loyalty import create_app
+from loyalty.domain import importing
+from loyalty.extensions import db
+from loyalty.models import Customer
+from loyalty.services import accounts
+from loyalty.services.imports import import_records
+from tests.databases import scratch_database
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL"), reason="needs PostgreSQL (CI always has it)"
+)
+EMAIL, PASSWORD = "owner@example.com", "correct horse battery"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def customers_csv(numbers) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["Customer ID", "Name", "Email", "Signup Date"])
+    for n in numbers:
+        writer.writerow([f"c-{n:07d}", f"Person {n}", f"p{n}@example.org", "2025-06-01"])
+    return out.getvalue().encode()
+
+
+@pytest.fixture
+def database(tmp_path, monkeypatch):
+    """A scratch PostgreSQL database with one account; yields (url, account id)."""
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    with scratch_database("postgresql", tmp_path) as url:
+        app = create_app({"SECRET_KEY": "x", "DATABASE_URL": url})
+        with app.app_context():
+            account = accounts.create_account(db.session, EMAIL, PASSWORD)
+            db.session.commit()
+            account_id = account.id
+        app.extensions["db"].engine.dispose()
+        yield url, account_id
+
+
+def count_customers(url: str) -> tuple[int, int]:
+    """(customers, distinct external ids) in the database."""
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        counts = connection.execute(
+            select(func.count(), func.count(Customer.external_customer_id.distinct()))
+        ).one()
+    engine.dispose()
+    return tuple(counts)
+
+
+def test_two_overlapping_imports_at_once_create_no_duplicates(database):
+    url, account_id = database
+    files = [customers_csv(range(0, 3000)), customers_csv(range(1500, 4500))]
+    start = threading.Barrier(len(files))
+    results, errors = [], []
+
+    def run(content: bytes) -> None:
+        app = create_app({"SECRET_KEY": "x", "DATABASE_URL": url})
+        try:
+            with app.app_context():
+
+                def table():
+                    return importing.read_table(io.BytesIO(content), "csv")
+
+                mapping = importing.suggest_mapping(table().columns)
+                start.wait()
+                results.append(import_records(db.session, account_id, table, mapping, False))
+                db.session.commit()
+        except Exception as error:  # noqa: BLE001 (reported below, with the other thread's)
+            errors.append(error)
+        finally:
+            app.extensions["db"].engine.dispose()
+
+    threads = [threading.Thread(target=run, args=(content,)) for content in files]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert count_customers(url) == (4500, 4500)
+    # Between them the two imports created each shared customer exactly once.
+    assert sum(r.counts.created for r in results) == 4500
+
+
+def test_an_import_killed_while_writing_leaves_nothing_behind(database, tmp_path):
+    url, _account_id = database
+    path = tmp_path / "big.csv"
+    path.write_bytes(customers_csv(range(300_000)))
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path)}
+    log = tmp_path / "import.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "flask", "--app", "app", "import-customers", str(path)]
+            + ["--email", EMAIL],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    server = make_url(url)
+    watcher = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    caught_writing = False
+    try:
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            with watcher.connect() as connection:
+                writing = connection.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = :name "
+                        "AND state = 'active' AND query ILIKE '%customer_import_stage%'"
+                    ),
+                    {"name": server.database},
+                ).scalar()
+            if writing:
+                caught_writing = True
+                process.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.02)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        watcher.dispose()
+    assert caught_writing, log.read_text()[-2000:]
+    # The server rolled the dead client's transaction back: not one customer was kept.
+    deadline = time.monotonic() + 10
+    while count_customers(url)[0] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert count_customers(url) == (0, 0)
+
+
+def test_gunicorn_finishes_the_request_in_flight_when_told_to_stop(database):
+    url, _account_id = database
+    with gunicorn(url, workers=1) as (base, master):
+        browser = signed_in(base, EMAIL, PASSWORD)
+        page = browser.get(f"{base}/customers/import").text
+        uploaded = browser.post(
+            f"{base}/customers/import",
+            files={"file": ("customers.csv", customers_csv(range(60_000)), "text/csv")},
+            headers={"X-CSRFToken": csrf_token(page)},
+            allow_redirects=False,
+        )
+        review = base + uploaded.headers["Location"]
+        html = browser.get(review).text
+        mapping = dict(re.findall(r'name="(map-[a-z_]+)" value="([^"]*)"', html))
+        answer = {}
+
+        def finish_import() -> None:
+            answer["response"] = browser.post(
+                review,
+                data={**mapping, "mode": "all"},
+                headers={"X-CSRFToken": csrf_token(html)},
+                allow_redirects=False,
+                timeout=60,
+            )
+
+        request = threading.Thread(target=finish_import)
+        request.start()
+        time.sleep(0.5)  # the import is under way in the worker
+        assert request.is_alive()
+        master.send_signal(signal.SIGTERM)
+        request.join(timeout=60)
+        assert master.wait(timeout=40) == 0
+    assert answer["response"].status_code == 303
+    assert count_customers(url) == (60_000, 60_000)
+
+
+def test_login_limits_hold_across_workers_with_a_shared_store(database):
+    """Two gunicorn workers, one Redis: the tenth failure locks the address on both."""
+    url, _account_id = database
+    redis = "redis://127.0.0.1:6379/13"
+    Redis.from_url(redis).flushdb()  # counts left by an earlier run
+    with gunicorn(url, workers=2, RATELIMIT_ENABLED="1", RATELIMIT_STORAGE_URI=redis) as (
+        base,
+        _master,
+    ):
+        statuses = []
+        for _ in range(16):  # a new connection each time: the workers share the attempts
+            browser = requests.Session()
+            token = csrf_token(browser.get(f"{base}/login").text)
+            answer = browser.post(
+                f"{base}/login",
+                data={"email": EMAIL, "password": "wrong password", "csrf_token": token},
+            )
+            statuses.append(answer.status_code)
+    assert statuses == [422] * 10 + [429] * 6
