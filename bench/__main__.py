@@ -13,7 +13,10 @@ import csv
 import io
 import json
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -25,6 +28,7 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import create_engine, event, make_url, select, text
 
+from bench.server import csrf_token, gunicorn, peak_rss_mb, signed_in, worker_pids
 from loyalty import create_app
 from loyalty.commands import alembic_config
 from loyalty.config import normalize_database_url
@@ -189,8 +193,24 @@ def bench_rescore(app, account_id, results: dict, runs: int) -> None:
             rescore(session, account_id)
             session.commit()
 
+        def changed_scores() -> int:
+            return rescore(session, account_id)
+
+        # A daily rescore: the calendar moved, a few scores changed (written rows reported).
         results["rescore_s"] = median_time(run, runs)
+        results["rescore_rows_written"] = changed_scores()
+        session.commit()
         results["rescore_python_peak_mb"] = python_peak_mb(run)
+
+        def forget_scores() -> None:
+            session.execute(
+                text("UPDATE customers SET churn_risk_score = NULL WHERE user_id = :a"),
+                {"a": account_id},
+            )
+            session.commit()
+
+        # The worst case: every customer's score changed (each row rewritten with its indexes).
+        results["rescore_all_changed_s"] = median_time(run, 1, before=forget_scores)
 
         def bare() -> None:
             session.execute(text(BARE_RESCORE), {"account": account_id})
@@ -199,6 +219,9 @@ def bench_rescore(app, account_id, results: dict, runs: int) -> None:
         results["rescore_bare_update_s"] = median_time(bare, runs)
         results["rescore_ratio_to_bare"] = round(
             results["rescore_s"] / results["rescore_bare_update_s"], 1
+        )
+        results["rescore_all_changed_ratio_to_bare"] = round(
+            results["rescore_all_changed_s"] / results["rescore_bare_update_s"], 1
         )
         run()  # leave real scores behind for the page measurements
 
@@ -322,6 +345,81 @@ def bench_ingestion(app, account_id, results: dict, batches: int) -> None:
     results["ingest_events"] = total
     results["ingest_events_per_s"] = round(total / elapsed)
 
+    # The same events from a file: `flask import-events`, 1,000 at a time.
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-events-{uuid.uuid4().hex[:6]}.csv"
+    rows = ["externalCustomerId,eventType,eventDate"]
+    rows += [f"{external_ids[i % len(external_ids)]},feature_used," for i in range(total)]
+    path.write_text("\n".join(rows) + "\n")
+    with app.app_context():
+        email = db.session.scalar(text("SELECT email FROM users WHERE id = :a"), {"a": account_id})
+    try:
+        start = time.perf_counter()
+        outcome = app.test_cli_runner().invoke(args=["import-events", str(path), "--email", email])
+        seconds = time.perf_counter() - start
+    finally:
+        path.unlink()
+    if outcome.exit_code != 0:
+        raise SystemExit(f"import-events failed: {outcome.output[-500:]}")
+    results["file_events_per_s"] = round(total / seconds)
+
+
+def bench_worker_memory(url: str, email: str, results: dict, count: int) -> None:
+    """Peak RSS of one gunicorn worker importing `count` customers through the web UI."""
+    content = customers_csv(count)
+    with gunicorn(url, workers=1) as (base, master):
+        browser = signed_in(base, email, PASSWORD)
+        [worker] = worker_pids(master.pid)
+        before = peak_rss_mb(worker)
+        page = browser.get(f"{base}/customers/import").text
+        response = browser.post(
+            f"{base}/customers/import",
+            files={"file": ("customers.csv", content, "text/csv")},
+            headers={"X-CSRFToken": csrf_token(page)},
+            allow_redirects=False,
+        )
+        review = base + response.headers["Location"]
+        html = browser.get(review).text
+        mapping = dict(
+            (name, value)
+            for name, value in re.findall(r'name="(map-[a-z_]+)" value="([^"]*)"', html)
+        )
+        start = time.perf_counter()
+        done = browser.post(
+            review,
+            data={**mapping, "mode": "all"},
+            headers={"X-CSRFToken": csrf_token(html)},
+            allow_redirects=False,
+        )
+        results["web_import_s"] = round(time.perf_counter() - start, 2)
+        if done.status_code != 303:
+            raise SystemExit(f"web import answered {done.status_code}")
+        results["worker_rss_before_import_mb"] = before
+        results["worker_rss_peak_import_mb"] = peak_rss_mb(worker)
+
+
+def bench_throughput(url: str, email: str, results: dict, seconds: int) -> None:
+    """Requests/s with 16 concurrent clients (wrk) against gunicorn, 2 sync workers per core."""
+    if not shutil.which("wrk"):
+        results["throughput"] = "wrk is not installed (apt-get install wrk)"
+        return
+    workers = 2 * (os.cpu_count() or 1)
+    figures = {}
+    with gunicorn(url, workers=workers) as (base, _master):
+        cookie = signed_in(base, email, PASSWORD).cookies["session"]
+        for name, path in (("table", "/customers"), ("dashboard", "/")):
+            output = subprocess.run(  # noqa: S603
+                ["wrk", "-t2", "-c16", f"-d{seconds}s", "-H", f"Cookie: session={cookie}"]
+                + [base + path],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            if "Non-2xx" in output:
+                raise SystemExit(f"wrk got errors from {path}:\n{output}")
+            rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+            figures[name] = {"requests_per_s": float(rate.group(1)) if rate else None}
+    results["throughput"] = {"clients": 16, "workers": workers, **figures}
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -361,6 +459,10 @@ def main(argv: list[str] | None = None) -> int:
         progress("ingestion")
         bench_ingestion(app, account_id, results, 3 if args.quick else 20)
         app.extensions["db"].engine.dispose()
+        progress("gunicorn: 16 clients")
+        bench_throughput(url, email, results, 5 if args.quick else 15)
+        progress("gunicorn: a worker's memory during a web import")
+        bench_worker_memory(url, email, results, count)
     for key, value in list(results.items()):
         if isinstance(value, float):
             results[key] = round(value, 3)
@@ -379,6 +481,12 @@ def print_table(results: dict) -> None:
                 print(
                     f"  {page:<32} p50 {figures['p50_ms']:>7} ms  p99 {figures['p99_ms']:>7} ms  "
                     f"{figures['statements']} statements"
+                )
+        elif key == "throughput" and isinstance(value, dict):
+            for page in ("table", "dashboard"):
+                print(
+                    f"  {page + ' (16 clients)':<32} {value[page]['requests_per_s']:>7} req/s  "
+                    f"({value['workers']} gunicorn workers)"
                 )
         else:
             print(f"{key:<34} {value}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -30,9 +31,17 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch):
         "rescore_s",
         "rescore_bare_update_s",
         "rescore_ratio_to_bare",
+        "rescore_all_changed_s",
         "ingest_events_per_s",
+        "file_events_per_s",
+        "web_import_s",
+        "worker_rss_peak_import_mb",
     ):
         assert results[figure] > 0, figure
+    assert results["rescore_rows_written"] >= 0
+    if shutil.which("wrk"):
+        assert results["throughput"]["table"]["requests_per_s"] > 0
+        assert results["throughput"]["dashboard"]["requests_per_s"] > 0
     assert set(results["pages"]) >= {"table_default", "dashboard", "customer_1000_events"}
     for page in results["pages"].values():
         assert 0 < page["statements"] <= 12
