@@ -18,11 +18,15 @@ from loyalty.extensions import db
 from loyalty.models import (
     Customer,
     CustomerSegment,
+    CustomerSegmentMembership,
     EngagementEvent,
     FeedbackSurvey,
+    SurveyInvitation,
+    SurveyResponse,
     User,
 )
 from loyalty.services import accounts, tokens
+from tests import factories
 
 LONG_AGO = "2001-01-01T00:00:00+00:00"
 
@@ -190,3 +194,53 @@ def test_import_columns_for_owner_ids_and_timestamps_go_nowhere(app, signed_in, 
         )
         assert rival_customers == 0
         assert db.session.get(User, rival) is not None
+
+
+def test_another_accounts_ids_inside_bodies_change_nothing(app, signed_in, api, user):
+    """A segment of mine with their customer, their survey sent to my customer, and so on."""
+    with app.app_context():
+        session = db.session
+        other = factories.make_user(session)
+        mine = factories.make_customer(session, user, external_customer_id="mine-1")
+        theirs = factories.make_customer(session, other, external_customer_id="theirs-1")
+        my_segment = CustomerSegment(user_id=user.id, name="Mine")
+        their_segment = CustomerSegment(user_id=other.id, name="Theirs")
+        my_survey = FeedbackSurvey(user_id=user.id, title="Mine", kind="nps", question="?")
+        their_survey = FeedbackSurvey(user_id=other.id, title="Theirs", kind="nps", question="?")
+        session.add_all([my_segment, their_segment, my_survey, their_survey])
+        session.commit()
+        ids = {
+            name: str(row.id)
+            for name, row in {
+                "mine": mine,
+                "theirs": theirs,
+                "my_segment": my_segment,
+                "their_segment": their_segment,
+                "my_survey": my_survey,
+                "their_survey": their_survey,
+            }.items()
+        }
+
+    signed_in.post(f"/segments/{ids['my_segment']}/members", data={"ids": [ids["theirs"]]})
+    bulk = signed_in.post(
+        "/customers/bulk",
+        data={"action": "add_to_segment", "segment": ids["their_segment"], "ids": [ids["mine"]]},
+    )
+    assert bulk.status_code == 404
+    sent = signed_in.post(
+        "/surveys/send", data={"survey": ids["their_survey"], "customer": ids["mine"]}
+    )
+    assert sent.status_code == 404
+    sent = signed_in.post(f"/surveys/{ids['my_survey']}/send", data={"customer": ids["theirs"]})
+    assert sent.status_code == 404
+    api.post(f"/api/segments/{ids['my_segment']}/members", {"customerIds": [ids["theirs"]]})
+    answer = api.post(
+        f"/api/surveys/{ids['my_survey']}/responses", {"customerId": ids["theirs"], "score": 9}
+    )
+    assert answer.status_code == 404
+
+    with app.app_context():
+        session = db.session
+        assert session.scalar(select(func.count()).select_from(CustomerSegmentMembership)) == 0
+        assert session.scalar(select(func.count()).select_from(SurveyInvitation)) == 0
+        assert session.scalar(select(func.count()).select_from(SurveyResponse)) == 0
