@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, event, make_url, text
 
 from loyalty import create_app
+from loyalty.extensions import db
+from loyalty.services import accounts
 from tests.databases import scratch_database
 
 UNREACHABLE = "postgresql+psycopg://nobody@127.0.0.1:1/nothing?connect_timeout=1"
@@ -58,3 +60,49 @@ def _recovers(database_url: str) -> None:
     assert recovered.json["database"] == "ok"
     assert client.get("/login").status_code == 200
     app.extensions["db"].engine.dispose()
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs PostgreSQL")
+def test_a_connection_killed_in_the_middle_of_a_request(tmp_path, monkeypatch):
+    """The page says the database is unreachable (503); the next request just works."""
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    with scratch_database("postgresql", tmp_path) as database_url:
+        app = create_app(
+            {"SECRET_KEY": "x", "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False}
+        )
+        with app.app_context():
+            accounts.create_account(db.session, "owner@example.com", "correct horse battery")
+            db.session.commit()
+        client = app.test_client()
+        client.post(
+            "/login", data={"email": "owner@example.com", "password": "correct horse battery"}
+        )
+        admin = create_engine(
+            make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+        )
+        armed = [True]
+
+        def kill_after_sign_in_check(connection, _cursor, statement, *_args) -> None:
+            # The request has found its session; its connection dies before the page's query.
+            if armed[0] and "FROM user_sessions" in statement:
+                armed[0] = False
+                pid = connection.connection.driver_connection.info.backend_pid
+                with admin.connect() as other:
+                    other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+        engine = app.extensions["db"].engine
+        event.listen(engine, "after_cursor_execute", kill_after_sign_in_check)
+        try:
+            broken = client.get("/customers")
+        finally:
+            event.remove(engine, "after_cursor_execute", kill_after_sign_in_check)
+        assert not armed[0]
+        assert broken.status_code == 503
+        assert "can&#39;t reach our database" in broken.text
+        assert "Traceback" not in broken.text
+        assert broken.headers["Retry-After"]
+        again = client.get("/customers")
+        assert again.status_code == 200
+        assert "No customers yet" in again.text
+        admin.dispose()
+        engine.dispose()
