@@ -471,15 +471,27 @@ def validate_rows(
         yield row, result
 
 
-def check_file(table: ImportTable, mapping: dict[str, str | None]) -> ImportReport:
-    """Validate a whole file, keeping only the counts and the first problems."""
-    report = ImportReport()
+def checked_records(
+    table: ImportTable, mapping: dict[str, str | None], report: ImportReport
+) -> Iterator[CustomerRecord]:
+    """The valid rows, while `report` counts every row and keeps the first problems.
+
+    One pass can then both stage the rows and decide, at the end, whether to write them.
+    """
     for _row, result in validate_rows(table.rows, mapping):
         report.total += 1
         if isinstance(result, CustomerRecord):
             report.valid += 1
+            yield result
         else:
             report.add(result)
+
+
+def check_file(table: ImportTable, mapping: dict[str, str | None]) -> ImportReport:
+    """Validate a whole file, keeping only the counts and the first problems."""
+    report = ImportReport()
+    for _record in checked_records(table, mapping, report):
+        pass
     return report
 
 

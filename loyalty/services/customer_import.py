@@ -123,9 +123,13 @@ ON CONFLICT DO NOTHING
 """
 
 
-def _upsert_postgresql(
-    session: Session, account_id: uuid.UUID, rows: Iterable[CustomerRow], set_tags: bool
-) -> ImportCounts:
+def stages_rows(session: Session) -> bool:
+    """True where rows can be staged first and written later (PostgreSQL: COPY)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def stage_customers(session: Session, rows: Iterable[CustomerRow]) -> int:
+    """COPY rows into this transaction's staging table (nothing is written to customers)."""
     connection = session.connection()
     connection.execute(text(_PG_STAGE))
     connection.execute(text("TRUNCATE customer_import_stage"))
@@ -139,8 +143,16 @@ def _upsert_postgresql(
             tags = ",".join(row.tags) if row.tags else ""
             copy.write_row((row.external_customer_id, row.name, row.email, row.signup_date, tags))
             staged += 1
+    return staged
+
+
+def apply_staged(
+    session: Session, account_id: uuid.UUID, staged: int, set_tags: bool
+) -> ImportCounts:
+    """Insert or update the account's customers from the staged rows, set-based."""
     if not staged:
         return ImportCounts()
+    connection = session.connection()
     # Temporary tables are never analyzed by autovacuum: without this the joins below are
     # planned for an empty stage.
     connection.execute(text("ANALYZE customer_import_stage"))
@@ -166,6 +178,12 @@ def _upsert_postgresql(
         connection.execute(text("ANALYZE customers, customer_tags"))
     session.expire_all()
     return ImportCounts(created=created, updated=updated, unchanged=staged - created - updated)
+
+
+def _upsert_postgresql(
+    session: Session, account_id: uuid.UUID, rows: Iterable[CustomerRow], set_tags: bool
+) -> ImportCounts:
+    return apply_staged(session, account_id, stage_customers(session, rows), set_tags)
 
 
 def _upsert_batched(

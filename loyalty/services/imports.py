@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, undefer
 from loyalty.domain import importing
 from loyalty.domain.importing import ImportFileError, ImportReport
 from loyalty.models import ImportUpload
+from loyalty.services import customer_import
 from loyalty.services.customer_import import ImportCounts, upsert_customers
 from loyalty.services.scoring import rescore
 from loyalty.types import utcnow
@@ -113,11 +114,23 @@ def import_records(
     problems = importing.validate_mapping(mapping, table_for_pass().columns)
     if problems:
         raise ImportFileError(" ".join(problems))
-    report = importing.check_file(table_for_pass(), mapping)
-    if not report.ok and not skip_invalid:
-        raise ImportHasErrors(report)
-    records = importing.valid_records(table_for_pass(), mapping)
-    counts = upsert_customers(session, account_id, records, set_tags=bool(mapping.get("tags")))
+    set_tags = bool(mapping.get("tags"))
+    if customer_import.stages_rows(session):
+        # One pass: the valid rows are staged while the file is checked, and written only
+        # if the check allows it (the staging table goes with the transaction otherwise).
+        report = importing.ImportReport()
+        staged = customer_import.stage_customers(
+            session, importing.checked_records(table_for_pass(), mapping, report)
+        )
+        if not report.ok and not skip_invalid:
+            raise ImportHasErrors(report)
+        counts = customer_import.apply_staged(session, account_id, staged, set_tags)
+    else:
+        report = importing.check_file(table_for_pass(), mapping)
+        if not report.ok and not skip_invalid:
+            raise ImportHasErrors(report)
+        records = importing.valid_records(table_for_pass(), mapping)
+        counts = upsert_customers(session, account_id, records, set_tags)
     rescore(session, account_id)
     return ImportResult(counts=counts, skipped=report.rows_with_errors)
 
