@@ -311,6 +311,23 @@ def _survey() -> dict:
     }
 
 
+def _collection(schema: str, listed: str, added: str, limit: dict, conflicts: bool = False) -> dict:
+    """GET (newest first, by cursor) and POST of a collection (segments and surveys)."""
+    return {
+        "get": {
+            "summary": listed,
+            "parameters": [_query("cursor", {"type": "string"}), limit],
+            "responses": _responses({"200": _json(_page_of(schema))}, "401", "422", "429"),
+        },
+        "post": {
+            "summary": added,
+            "requestBody": _body(_ref(f"{schema}Input")),
+            "responses": _responses({"201": _json(_ref(schema), "Created")}, *WRITE_ERRORS)
+            | (CONFLICT if conflicts else {}),
+        },
+    }
+
+
 def _item(
     id_name: str, noun: str, schema: str, patch_body: dict, delete: str, conflicts: bool = False
 ) -> dict:
@@ -531,23 +548,13 @@ def build(list_limit_max: int, list_params: dict[str, str]) -> dict:
                     | NOT_FOUND,
                 },
             },
-            "/api/segments": {
-                "get": {
-                    "summary": "Every segment with its member count",
-                    "parameters": [_query("cursor", {"type": "string"}), limit],
-                    "responses": _responses(
-                        {"200": _json(_page_of("Segment"))}, "401", "422", "429"
-                    ),
-                },
-                "post": {
-                    "summary": "Add a segment (criteria fill it; automatic keeps it in sync)",
-                    "requestBody": _body(_ref("SegmentInput")),
-                    "responses": _responses(
-                        {"201": _json(_ref("Segment"), "Created")}, *WRITE_ERRORS
-                    )
-                    | CONFLICT,
-                },
-            },
+            "/api/segments": _collection(
+                "Segment",
+                "Every segment with its member count",
+                "Add a segment (criteria fill it; automatic keeps it in sync)",
+                limit,
+                conflicts=True,
+            ),
             "/api/segments/{segmentId}": _item(
                 "segmentId",
                 "segment",
@@ -606,22 +613,7 @@ def build(list_limit_max: int, list_params: dict[str, str]) -> dict:
                     | NOT_FOUND,
                 },
             },
-            "/api/surveys": {
-                "get": {
-                    "summary": "Every survey",
-                    "parameters": [_query("cursor", {"type": "string"}), limit],
-                    "responses": _responses(
-                        {"200": _json(_page_of("Survey"))}, "401", "422", "429"
-                    ),
-                },
-                "post": {
-                    "summary": "Add a survey",
-                    "requestBody": _body(_ref("SurveyInput")),
-                    "responses": _responses(
-                        {"201": _json(_ref("Survey"), "Created")}, *WRITE_ERRORS
-                    ),
-                },
-            },
+            "/api/surveys": _collection("Survey", "Every survey", "Add a survey", limit),
             "/api/surveys/{surveyId}": _item(
                 "surveyId",
                 "survey",

@@ -89,10 +89,8 @@ def _extremum(element, compiler, **kw):
 
 
 @compiles(greatest, "sqlite")
-def _greatest_sqlite(element, compiler, **kw):
-    return f"max({compiler.process(element.clauses, **kw)})"
-
-
 @compiles(least, "sqlite")
-def _least_sqlite(element, compiler, **kw):
-    return f"min({compiler.process(element.clauses, **kw)})"
+def _extremum_sqlite(element, compiler, **kw):
+    # SQLite's max() and min() with several arguments are GREATEST and LEAST.
+    name = {"greatest": "max", "least": "min"}[element.name]
+    return f"{name}({compiler.process(element.clauses, **kw)})"

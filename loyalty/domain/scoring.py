@@ -418,6 +418,10 @@ STORED_FACTS = (
     "latest_nps",
     "latest_satisfaction",
 )
+# The window counts among them (the rest are a timestamp and the latest answers).
+STORED_COUNTS = tuple(
+    name for name in STORED_FACTS if name not in ("last_login", "latest_nps", "latest_satisfaction")
+)
 
 
 def stored_facts(facts: CustomerFacts) -> dict:
@@ -513,11 +517,7 @@ def facts_from_stored(
     """The facts a stored score came from, or None when there are none (never scored)."""
     if not isinstance(data, dict):
         return None
-    counts = {
-        name: _stored_int(data.get(name))
-        for name in STORED_FACTS
-        if name not in ("last_login", "latest_nps", "latest_satisfaction")
-    }
+    counts = {name: _stored_int(data.get(name)) for name in STORED_COUNTS}
     return CustomerFacts(
         signup_date=signup_date,
         last_engagement=last_engagement,

@@ -120,7 +120,7 @@ def _facts(account_id: uuid.UUID, now: datetime, customer_ids):
             c.c.signup_date,
             events.c.last_engagement,
             events.c.last_login,
-            *(func.coalesce(events.c[name], 0).label(name) for name in _COUNTS),
+            *(func.coalesce(events.c[name], 0).label(name) for name in scoring.STORED_COUNTS),
             answers.c.latest_nps,
             answers.c.latest_satisfaction,
         )
@@ -134,13 +134,6 @@ def _facts(account_id: uuid.UUID, now: datetime, customer_ids):
     if customer_ids is not None:
         statement = statement.where(c.c.id.in_(customer_ids))
     return statement.subquery("facts")
-
-
-_COUNTS = tuple(
-    name
-    for name in scoring.STORED_FACTS
-    if name not in ("last_login", "latest_nps", "latest_satisfaction")
-)
 
 
 def _points(condition, points: int):
@@ -238,6 +231,9 @@ def _score(f, now: datetime):
     )
 
 
+_FACT_FIELDS = ("signup_date", "last_engagement", *scoring.STORED_FACTS)
+
+
 def compute_facts(
     session: Session,
     account_id: uuid.UUID,
@@ -251,9 +247,6 @@ def compute_facts(
         row.id: CustomerFacts(**{name: getattr(row, name) for name in _FACT_FIELDS})
         for row in session.execute(select(f))
     }
-
-
-_FACT_FIELDS = ("signup_date", "last_engagement", *scoring.STORED_FACTS)
 
 
 def rescore(
