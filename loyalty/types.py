@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, DateTime, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -66,6 +66,29 @@ def _json_object_sqlite(element, compiler, **kw):
 @compiles(json_object, "postgresql")
 def _json_object_postgresql(element, compiler, **kw):
     return f"jsonb_build_object({compiler.process(element.clauses, **kw)})"
+
+
+class iso_timestamp(FunctionElement):  # noqa: N801
+    """A UTC timestamp as ISO 8601 text with all six fraction digits, as Python's
+    `isoformat(timespec="microseconds")` writes it: the same text from either database,
+    whatever the session's time zone (PostgreSQL's own JSON form trims trailing zeros)."""
+
+    type = String()
+    inherit_cache = True
+    name = "iso_timestamp"
+
+
+@compiles(iso_timestamp, "postgresql")
+def _iso_timestamp_postgresql(element, compiler, **kw):
+    value = compiler.process(element.clauses, **kw)
+    return f"""to_char(({value}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
+
+
+@compiles(iso_timestamp)
+def _iso_timestamp_sqlite(element, compiler, **kw):
+    # SQLite keeps UTC timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' text.
+    value = compiler.process(element.clauses, **kw)
+    return f"(replace({value}, ' ', 'T') || '+00:00')"
 
 
 class greatest(FunctionElement):  # noqa: N801

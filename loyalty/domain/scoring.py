@@ -429,7 +429,9 @@ def stored_facts(facts: CustomerFacts) -> dict:
     stored = {}
     for name in STORED_FACTS:
         value = getattr(facts, name)
-        stored[name] = value.isoformat() if isinstance(value, datetime) else value
+        if isinstance(value, datetime):  # fixed form: SQL writes the same text (`iso_timestamp`)
+            value = value.astimezone(UTC).isoformat(timespec="microseconds")
+        stored[name] = value
     return stored
 
 

@@ -24,7 +24,7 @@ from loyalty.domain import scoring
 from loyalty.domain.scoring import ChurnRisk, CustomerFacts
 from loyalty.models import Customer, EngagementEvent, ScoreSnapshot, SurveyResponse, User
 from loyalty.services.segment_criteria import refresh_automatic_segments
-from loyalty.types import greatest, json_object, least, utcnow
+from loyalty.types import greatest, iso_timestamp, json_object, least, utcnow
 
 
 def _count_where(*conditions):
@@ -134,6 +134,11 @@ def _facts(account_id: uuid.UUID, now: datetime, customer_ids):
     if customer_ids is not None:
         statement = statement.where(c.c.id.in_(customer_ids))
     return statement.subquery("facts")
+
+
+def _stored(column):
+    """A fact as the domain's `stored_facts` writes it (timestamps as fixed ISO text)."""
+    return iso_timestamp(column) if column.name == "last_login" else column
 
 
 def _points(condition, points: int):
@@ -271,7 +276,7 @@ def rescore(
             *(
                 part
                 for name in scoring.STORED_FACTS
-                for part in (literal_column(f"'{name}'"), f.c[name])
+                for part in (literal_column(f"'{name}'"), _stored(f.c[name]))
             )
         ).label("facts"),
     ).subquery("scored")

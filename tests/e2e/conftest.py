@@ -97,6 +97,8 @@ def sign_up(page: Page) -> str:
     page.get_by_label("Repeat password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    # The heading shows before the deferred scripts run: wait for them before clicking.
+    page.wait_for_load_state()
     return email
 
 

@@ -76,11 +76,12 @@ def count_customers(url: str) -> tuple[int, int]:
 def test_two_overlapping_imports_at_once_create_no_duplicates(database):
     url, account_id = database
     files = [customers_csv(range(0, 3000)), customers_csv(range(1500, 4500))]
-    start = threading.Barrier(len(files))
+    start = threading.Barrier(len(files), timeout=60)
     results, errors = [], []
+    # Two apps, as two web workers would have; built here, since only the imports are on trial.
+    apps = [create_app({"SECRET_KEY": "x", "DATABASE_URL": url}) for _ in files]
 
-    def run(content: bytes) -> None:
-        app = create_app({"SECRET_KEY": "x", "DATABASE_URL": url})
+    def run(app, content: bytes) -> None:
         try:
             with app.app_context():
 
@@ -92,15 +93,21 @@ def test_two_overlapping_imports_at_once_create_no_duplicates(database):
                 results.append(import_records(db.session, account_id, table, mapping, False))
                 db.session.commit()
         except Exception as error:  # noqa: BLE001 (reported below, with the other thread's)
+            start.abort()  # the other thread must not wait for this one
             errors.append(error)
         finally:
             app.extensions["db"].engine.dispose()
 
-    threads = [threading.Thread(target=run, args=(content,)) for content in files]
+    # Daemon threads: one stuck in the database cannot keep pytest from exiting.
+    threads = [
+        threading.Thread(target=run, args=pair, daemon=True)
+        for pair in zip(apps, files, strict=True)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
     assert errors == []
     assert count_customers(url) == (4500, 4500)
     # Between them the two imports created each shared customer exactly once.
@@ -179,7 +186,7 @@ def test_gunicorn_finishes_the_request_in_flight_when_told_to_stop(database):
                 timeout=60,
             )
 
-        request = threading.Thread(target=finish_import)
+        request = threading.Thread(target=finish_import, daemon=True)
         request.start()
         time.sleep(0.5)  # the import is under way in the worker
         assert request.is_alive()
