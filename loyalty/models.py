@@ -239,6 +239,8 @@ class SurveyResponse(AccountOwned, Base):
     __table_args__ = (
         Index("ix_survey_responses_survey_submitted", "feedback_survey_id", "submitted_at"),
         Index("ix_survey_responses_customer_submitted", "customer_id", "submitted_at"),
+        # The dashboard's latest comments: newest first, stop after a few.
+        Index("ix_survey_responses_user_submitted", "user_id", "submitted_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -301,6 +303,24 @@ class ImportUpload(AccountOwned, Base):
     size: Mapped[int] = mapped_column(Integer)
     content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EngagementDay(AccountOwned, Base):
+    """How many events of one type an account's customers had on one UTC day.
+
+    Kept by database triggers on engagement_history (migration 0007), so every way events
+    arrive or leave (API, forms, imports, COPY, cascading deletes) keeps it right; the
+    dashboard's trend reads a few dozen of these rows instead of months of events.
+    """
+
+    __tablename__ = "engagement_days"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(50), primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)
 
 
 class ScoreSnapshot(AccountOwned, Base):

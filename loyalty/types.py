@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, String
+from sqlalchemy import JSON, DateTime, Integer, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -89,6 +89,26 @@ def _iso_timestamp_sqlite(element, compiler, **kw):
     # SQLite keeps UTC timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' text.
     value = compiler.process(element.clauses, **kw)
     return f"(replace({value}, ' ', 'T') || '+00:00')"
+
+
+class floor_int(FunctionElement):  # noqa: N801
+    """The largest whole number not above the value, as an integer, on either database
+    (PostgreSQL's CAST rounds, SQLite's truncates)."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "floor_int"
+
+
+@compiles(floor_int, "postgresql")
+def _floor_int_postgresql(element, compiler, **kw):
+    return f"CAST(floor({compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+@compiles(floor_int)
+def _floor_int_sqlite(element, compiler, **kw):
+    value = compiler.process(element.clauses, **kw)
+    return f"(CAST({value} AS INTEGER) - (({value}) < CAST({value} AS INTEGER)))"
 
 
 class greatest(FunctionElement):  # noqa: N801

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 # (band, lowest score in it, first score above it). Below 40 a customer needs nothing special;
 # from 70 the signals usually add up to someone already on the way out, worth a call this week.
 RISK_BANDS: tuple[tuple[str, int, int | None], ...] = (
@@ -29,3 +31,19 @@ def risk_band(score: float | None) -> str | None:
         if score >= low and (high is None or score < high):
             return name
     return RISK_BANDS[0][0]
+
+
+def band_counts(histogram: Mapping[int, int]) -> dict[str, int]:
+    """Customers per band, from a histogram of whole scores ({floor(score): customers})."""
+    counts = dict.fromkeys((name for name, _low, _high in RISK_BANDS), 0)
+    for whole, customers in histogram.items():
+        counts[risk_band(whole)] += customers
+    return counts
+
+
+def decile_counts(histogram: Mapping[int, int], deciles: int = 10) -> list[int]:
+    """Customers per tenth of the scale (0-9, 10-19, ... 90-100), from the same histogram."""
+    counts = [0] * deciles
+    for whole, customers in histogram.items():
+        counts[max(0, min(deciles - 1, whole * deciles // 100))] += customers
+    return counts

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,9 +47,14 @@ class NpsSummary:
 
 def nps_summary(scores: Iterable[int]) -> NpsSummary:
     """Summarise NPS answers (0-10)."""
+    return nps_from_counts(Counter(scores))
+
+
+def nps_from_counts(answers: Mapping[int, int]) -> NpsSummary:
+    """Summarise NPS answers given as {score: how many answered it}."""
     counts = {"promoter": 0, "passive": 0, "detractor": 0}
-    for score in scores:
-        counts[nps_category(score)] += 1
+    for score, answered in answers.items():
+        counts[nps_category(score)] += answered
     return NpsSummary(
         count=sum(counts.values()),
         promoters=counts["promoter"],

@@ -5,20 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from loyalty.domain.bands import RISK_BANDS
+from loyalty.domain.bands import RISK_BANDS, band_counts, decile_counts
 from loyalty.models import (
     Customer,
     CustomerSegment,
     CustomerSegmentMembership,
-    EngagementEvent,
+    EngagementDay,
     ScoreSnapshot,
     User,
 )
 from loyalty.services.scoring import risk_of
-from loyalty.types import utcnow
+from loyalty.types import floor_int, utcnow
 
 AT_RISK_LIMIT = 10
 TREND_WEEKS = 12
@@ -83,64 +83,56 @@ def _round(value: float | None) -> float | None:
 def churn_analytics(session: Session, account: User) -> ChurnAnalytics:
     """Counts, averages, band and decile distributions, segments, top risks, trends."""
     score = Customer.churn_risk_score
-    band_columns = []
-    for name, low, high in RISK_BANDS:
-        condition = score >= low if high is None else (score >= low) & (score < high)
-        band_columns.append(func.coalesce(func.sum(case((condition, 1), else_=0)), 0).label(name))
-    decile_columns = [
-        func.coalesce(
-            func.sum(
-                case(
-                    (
-                        (score >= n * 10)
-                        & ((score < (n + 1) * 10) if n < DECILES - 1 else score <= 100),
-                        1,
-                    ),
-                    else_=0,
-                )
-            ),
-            0,
-        )
-        for n in range(DECILES)
-    ]
-    row = session.execute(
-        select(
-            func.count(Customer.id),
-            func.count(score),
-            func.avg(score),
-            *band_columns,
-            *decile_columns,
-        )
-    ).one()
-    total, scored, average = row[0], row[1], row[2]
-    band_counts = row[3 : 3 + len(RISK_BANDS)]
-    decile_counts = row[3 + len(RISK_BANDS) :]
+    # One row per whole score (at most 102 with the unscored): the bands and deciles are
+    # counted from it, rather than by a dozen CASE sums over every customer.
+    whole = floor_int(score).label("whole")
+    histogram: dict[int, int] = {}
+    total = scored = 0
+    score_sum = 0.0
+    for bucket, customers, bucket_sum in session.execute(
+        select(whole, func.count(Customer.id), func.sum(score)).group_by(whole)
+    ):
+        total += customers
+        if bucket is not None:
+            histogram[bucket] = customers
+            scored += customers
+            score_sum += bucket_sum
+    average = score_sum / scored if scored else None
 
     bands = [
-        {"band": name, "min": low, "max": high, "count": int(count)}
-        for (name, low, high), count in zip(RISK_BANDS, band_counts, strict=True)
+        {"band": name, "min": low, "max": high, "count": count}
+        for (name, low, high), count in zip(
+            RISK_BANDS, band_counts(histogram).values(), strict=True
+        )
     ]
     deciles = [
-        {"min": n * 10, "max": (n + 1) * 10, "count": int(count)}
-        for n, count in enumerate(decile_counts)
+        {"min": n * 10, "max": (n + 1) * 10, "count": count}
+        for n, count in enumerate(decile_counts(histogram, DECILES))
     ]
 
-    segments = [
-        {"id": str(segment_id), "name": name, "members": members, "averageScore": _round(avg)}
-        for segment_id, name, members, avg in session.execute(
+    # Members per segment, counted from the memberships (hash-joined to the account's
+    # customers) and matched to the segment names in Python: empty segments show 0.
+    members = {
+        segment_id: (count, avg)
+        for segment_id, count, avg in session.execute(
             select(
-                CustomerSegment.id,
-                CustomerSegment.name,
-                func.count(Customer.id),
-                func.avg(Customer.churn_risk_score),
+                CustomerSegmentMembership.customer_segment_id,
+                func.count(),
+                func.avg(score),
             )
-            .outerjoin(
-                CustomerSegmentMembership,
-                CustomerSegmentMembership.customer_segment_id == CustomerSegment.id,
-            )
-            .outerjoin(Customer, Customer.id == CustomerSegmentMembership.customer_id)
-            .group_by(CustomerSegment.id, CustomerSegment.name)
-            .order_by(CustomerSegment.name)
+            .join(Customer, Customer.id == CustomerSegmentMembership.customer_id)
+            .group_by(CustomerSegmentMembership.customer_segment_id)
+        )
+    }
+    segments = [
+        {
+            "id": str(segment_id),
+            "name": name,
+            "members": members.get(segment_id, (0, None))[0],
+            "averageScore": _round(members.get(segment_id, (0, None))[1]),
+        }
+        for segment_id, name in session.execute(
+            select(CustomerSegment.id, CustomerSegment.name).order_by(CustomerSegment.name)
         )
     ]
 
@@ -215,27 +207,29 @@ def _change(snapshots, today: date, total: int, average) -> dict:
 
 
 def engagement_trend(session: Session, weeks: int = TREND_WEEKS) -> list[dict]:
-    """Customer-initiated events per 7-day window over recent weeks, in one aggregate query."""
+    """Customer-initiated events per 7-day window, the last one ending today (UTC).
+
+    Read from the per-day counts the database keeps beside the events (`EngagementDay`):
+    a few hundred small rows, whatever the number of events.
+    """
     from loyalty.domain.scoring import NON_CUSTOMER_EVENT_TYPES
 
-    now = utcnow()
-    starts = [now - timedelta(weeks=weeks - n) for n in range(weeks + 1)]
-    ends = [*starts[1:], now]
-    when = EngagementEvent.event_date
-    columns = [
-        func.coalesce(func.sum(case(((when >= start) & (when < end), 1), else_=0)), 0)
-        for start, end in zip(starts, ends, strict=True)
-    ]
-    counts = session.execute(
-        select(*columns).where(
-            when >= starts[0],
-            when < now,
-            EngagementEvent.event_type.not_in(NON_CUSTOMER_EVENT_TYPES),
+    today = utcnow().date()
+    first = today - timedelta(days=7 * weeks - 1)
+    counts = [0] * weeks
+    for day, events in session.execute(
+        select(EngagementDay.day, func.sum(EngagementDay.events))
+        .where(
+            EngagementDay.day >= first,
+            EngagementDay.day <= today,
+            EngagementDay.event_type.not_in(NON_CUSTOMER_EVENT_TYPES),
         )
-    ).one()
+        .group_by(EngagementDay.day)
+    ):
+        counts[(day - first).days // 7] += int(events)
     return [
-        {"weekStart": start.date().isoformat(), "events": int(count)}
-        for start, count in zip(starts[:-1], counts[:-1], strict=True)
+        {"weekStart": (first + timedelta(weeks=n)).isoformat(), "events": count}
+        for n, count in enumerate(counts)
     ]
 
 
@@ -254,21 +248,27 @@ LATEST_COMMENTS = 5
 
 def feedback_summary(session: Session) -> FeedbackSummary:
     """NPS over the last 90 days against the 90 before, and the latest comments."""
-    from loyalty.domain.surveys import nps_summary
+    from loyalty.domain.surveys import nps_from_counts
     from loyalty.models import SurveyResponse
 
     now = utcnow()
+    cut = now - timedelta(days=FEEDBACK_DAYS)
     kind = SurveyResponse.response["kind"].as_string()
     score = SurveyResponse.response["score"].as_integer()
-    rows = session.execute(
-        select(score, SurveyResponse.submitted_at).where(
+    recent = (SurveyResponse.submitted_at >= cut).label("recent")
+    answers: dict[bool, dict[int, int]] = {True: {}, False: {}}
+    for value, is_recent, count in session.execute(
+        select(score, recent, func.count())
+        .where(
             kind == "nps",
+            score.is_not(None),
             SurveyResponse.submitted_at >= now - timedelta(days=2 * FEEDBACK_DAYS),
         )
-    ).all()
-    cut = now - timedelta(days=FEEDBACK_DAYS)
-    current = nps_summary(s for s, when in rows if s is not None and when >= cut)
-    previous = nps_summary(s for s, when in rows if s is not None and when < cut)
+        .group_by(score, recent)
+    ):
+        answers[bool(is_recent)][value] = count
+    current = nps_from_counts(answers[True])
+    previous = nps_from_counts(answers[False])
     comment = SurveyResponse.response["comment"].as_string()
     latest = session.execute(
         select(Customer.id, Customer.name, kind, score, comment, SurveyResponse.submitted_at)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
+from sqlalchemy import insert
+
+from loyalty.db import scope_session_to_account
 from loyalty.extensions import db
 from loyalty.models import (
     CustomerSegment,
@@ -11,6 +15,8 @@ from loyalty.models import (
     EngagementEvent,
     ScoreSnapshot,
 )
+from loyalty.services import customers as customer_service
+from loyalty.services.analytics import engagement_trend
 from loyalty.types import utcnow
 from tests import factories
 
@@ -18,7 +24,8 @@ from tests import factories
 def seed(app, user):
     with app.app_context():
         session = db.session
-        scores = [5.0, 15.0, 45.0, 65.0, 75.0, 95.0, None]
+        # Fractions near the edges: 39.9 is still low risk, 100 is in the top decile.
+        scores = [5.0, 39.9, 45.0, 65.0, 75.0, 100.0, None]
         made = []
         for n, score in enumerate(scores):
             scored_at = utcnow() - timedelta(hours=1)
@@ -40,7 +47,7 @@ def seed(app, user):
                 )
             )
         segment = CustomerSegment(user_id=user.id, name="Watch")
-        session.add(segment)
+        session.add_all([segment, CustomerSegment(user_id=user.id, name="Empty")])
         session.flush()
         for customer in made[4:6]:
             session.add(
@@ -81,23 +88,24 @@ def test_churn_risk_analytics(app, signed_in, user):
     data = signed_in.get("/api/analytics/churn-risk").json
     assert data["customerCount"] == 7
     assert data["scoredCount"] == 6
-    assert data["averageScore"] == 50.0
+    assert data["averageScore"] == 55.0
     assert [(b["band"], b["count"]) for b in data["bands"]] == [
         ("low", 2),
         ("medium", 2),
         ("high", 2),
     ]
     assert data["bands"][1]["min"] == 40 and data["bands"][1]["max"] == 70
-    assert [d["count"] for d in data["deciles"]] == [1, 1, 0, 0, 1, 0, 1, 1, 0, 1]
-    assert data["segments"] == [
-        {"id": data["segments"][0]["id"], "name": "Watch", "members": 2, "averageScore": 85.0}
+    assert [d["count"] for d in data["deciles"]] == [1, 0, 0, 1, 1, 0, 1, 1, 0, 1]
+    assert [(s["name"], s["members"], s["averageScore"]) for s in data["segments"]] == [
+        ("Empty", 0, None),
+        ("Watch", 2, 87.5),
     ]
     top = data["mostAtRisk"]
     assert [c["name"] for c in top] == ["C5", "C4", "C3", "C2", "C1", "C0"]
     assert top[0]["topReason"] == "5 support tickets in 30 days"
     assert top[0]["suggestedAction"].startswith("Escalate their open issues")
     assert data["change30Days"]["customerCount"] == 3
-    assert data["change30Days"]["averageScore"] == 10.0
+    assert data["change30Days"]["averageScore"] == 15.0
     assert data["weeklyAverage"][0]["averageScore"] == 40.0
 
 
@@ -107,3 +115,66 @@ def test_empty_account(signed_in):
     assert data["averageScore"] is None
     assert data["mostAtRisk"] == []
     assert data["change30Days"]["since"] is None
+
+
+def test_engagement_trend_follows_every_way_events_come_and_go(app, user):
+    """The trend reads per-day counts the database keeps: they follow ORM and bulk inserts,
+    edits, deletes and customers deleted with their events, and count no other account."""
+    with app.app_context():
+        session = db.session
+        mine, gone = factories.make_customer(session, user), factories.make_customer(session, user)
+        rival = factories.make_customer(session, factories.make_user(session))
+        now = utcnow()
+
+        def event(customer, kind, days_ago):
+            return EngagementEvent(
+                user_id=customer.user_id,
+                customer_id=customer.id,
+                event_type=kind,
+                event_date=now - timedelta(days=days_ago),
+                details={},
+            )
+
+        moved = event(mine, "feature_used", 8)
+        session.add_all(
+            [
+                event(mine, "login", 1),
+                moved,
+                event(mine, "payment_failed", 2),  # not the customer's own doing
+                event(mine, "login", 100),  # before the twelve weeks
+                event(rival, "login", 1),
+            ]
+        )
+        session.flush()
+        session.execute(
+            insert(EngagementEvent),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "user_id": user.id,
+                    "customer_id": gone.id,
+                    "event_type": "login",
+                    "event_date": now - timedelta(days=15),
+                    "details": {},
+                }
+                for _ in range(3)
+            ],
+        )
+
+        scope_session_to_account(session, user.id)  # as for a signed-in request
+
+        def weeks():
+            trend = engagement_trend(session)
+            assert len(trend) == 12
+            assert trend[-1]["weekStart"] == (now.date() - timedelta(days=6)).isoformat()
+            return [week["events"] for week in trend[-4:]]
+
+        assert weeks() == [0, 3, 1, 1]
+        moved.event_date = now - timedelta(days=2)
+        session.flush()
+        assert weeks() == [0, 3, 0, 2]
+        session.delete(moved)
+        session.flush()
+        assert weeks() == [0, 3, 0, 1]
+        customer_service.delete_customers(session, [gone.id])
+        assert weeks() == [0, 0, 0, 1]
