@@ -9,9 +9,10 @@ killed process) before that leaves the account as it was.
 from __future__ import annotations
 
 import json
+import secrets
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from typing import Protocol
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.models import Customer, CustomerTag
 from loyalty.services.scoring import first_score
-from loyalty.types import utcnow
+from loyalty.types import ordered_id_prefix, utcnow
 
 BATCH_SIZE = 1000
 
@@ -43,6 +44,9 @@ class ImportCounts:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    # Customers whose signup date moved: the only change of an import that moves a score
+    # (new customers arrive scored).
+    rescore_ids: list[uuid.UUID] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -93,7 +97,8 @@ _PG_INSERT = """
 INSERT INTO customers (id, user_id, external_customer_id, name, email, signup_date,
                        churn_risk_score, churn_risk_facts, churn_scored_at,
                        version, created_at, updated_at)
-SELECT gen_random_uuid(), :account, s.external_customer_id, s.name, s.email,
+SELECT CAST(:id_prefix || lpad(to_hex(row_number() OVER ()), 8, '0') AS uuid),
+       :account, s.external_customer_id, s.name, s.email,
        COALESCE(s.signup_date, :now), :score, CAST(:facts AS jsonb), :now, 1, :now, :now
   FROM customer_import_stage s
  WHERE NOT EXISTS (SELECT 1 FROM customers c
@@ -101,18 +106,28 @@ SELECT gen_random_uuid(), :account, s.external_customer_id, s.name, s.email,
 ON CONFLICT (user_id, external_customer_id) DO NOTHING
 """
 
+# Existing customers whose stored signup date the staged rows change.
+_PG_SIGNUP_MOVES = """
+SELECT c.id
+  FROM customers c
+  JOIN customer_import_stage s ON s.external_customer_id = c.external_customer_id
+ WHERE c.user_id = :account AND s.signup_date IS NOT NULL AND s.signup_date <> c.signup_date
+"""
+
 BIG_IMPORT = 10_000  # from here the planner is told about the new rows at once
 
-_PG_TAGS = """
-WITH removed AS (
-    -- A tag goes when the file's row does not list it (each row compared with its own list,
-    -- so this is one join, not a search per tag).
-    DELETE FROM customer_tags ct
-    USING customer_import_stage s, customers c
-    WHERE c.user_id = :account AND c.external_customer_id = s.external_customer_id
-      AND ct.customer_id = c.id
-      AND NOT (ct.tag = ANY (COALESCE(string_to_array(NULLIF(s.tags, ''), ','), '{}')))
-)
+# A tag goes when the file's row does not list it (each row compared with its own list, so
+# this is one join, not a search per tag). Only customers that were already there can have
+# tags to lose: an import that created every row skips it.
+_PG_TAGS_REMOVE = """
+DELETE FROM customer_tags ct
+USING customer_import_stage s, customers c
+WHERE c.user_id = :account AND c.external_customer_id = s.external_customer_id
+  AND ct.customer_id = c.id
+  AND NOT (ct.tag = ANY (COALESCE(string_to_array(NULLIF(s.tags, ''), ','), '{}')))
+"""
+
+_PG_TAGS_ADD = """
 INSERT INTO customer_tags (customer_id, tag, user_id)
 SELECT c.id, t.tag, :account
 FROM customer_import_stage s
@@ -159,6 +174,7 @@ def apply_staged(
     # A missing signup date keeps the stored one; a new customer without one gets "now".
     now = utcnow()
     params = {"account": account_id, "now": now}
+    moved = list(connection.execute(text(_PG_SIGNUP_MOVES), params).scalars())
     updated = connection.execute(text(_PG_UPDATE), params).rowcount
     # New customers have no history yet: they start with the score a rescore would give them,
     # so the rescore after the import has nothing to write for them.
@@ -167,17 +183,33 @@ def apply_staged(
         text(_PG_INSERT),
         {
             **params,
+            "id_prefix": _id_prefix(now),
             "score": first["churn_risk_score"],
             "facts": json.dumps(first["churn_risk_facts"]),
         },
     ).rowcount
     if set_tags:
-        connection.execute(text(_PG_TAGS), {"account": account_id})
+        if created < staged:
+            connection.execute(text(_PG_TAGS_REMOVE), {"account": account_id})
+        connection.execute(text(_PG_TAGS_ADD), {"account": account_id})
     connection.execute(text("TRUNCATE customer_import_stage"))
-    if staged >= BIG_IMPORT:
+    if created >= BIG_IMPORT:
         connection.execute(text("ANALYZE customers, customer_tags"))
     session.expire_all()
-    return ImportCounts(created=created, updated=updated, unchanged=staged - created - updated)
+    return ImportCounts(
+        created=created, updated=updated, unchanged=staged - created - updated, rescore_ids=moved
+    )
+
+
+def _id_prefix(now: datetime) -> str:
+    """The first 24 hex digits of the new customers' ids; SQL appends a row counter.
+
+    Time-ordered ids (see `ordered_id_prefix`) keep the primary key, and the tags' and events'
+    indexes on customer ids, appending; 30 random bits keep two imports in the same
+    millisecond apart.
+    """
+    high = (ordered_id_prefix(now) << 32) | (0b10 << 30) | secrets.randbits(30)
+    return f"{high:024x}"
 
 
 def _upsert_postgresql(
@@ -234,6 +266,8 @@ def _upsert_batched(
             if (name, email, signup) == (row.name, row.email, new_signup):
                 counts.unchanged += 1
                 continue
+            if new_signup != signup:
+                counts.rescore_ids.append(cid)
             session.execute(
                 update(Customer)
                 .where(Customer.id == cid)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import random
-import secrets
 import struct
 import uuid
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ from loyalty.models import (
 )
 from loyalty.services.scoring import record_snapshot
 from loyalty.services.segment_criteria import refresh_automatic_segments
-from loyalty.types import utcnow
+from loyalty.types import ordered_id_prefix, utcnow
 
 DEMO_PREFIX = "demo-"
 DEFAULT_CUSTOMERS = 300
@@ -267,15 +266,6 @@ class _Plan:
     existing: frozenset[str]
 
     run: int  # the high 64 bits of every id this run makes (see `_id`)
-
-
-def _run_prefix(now: datetime) -> int:
-    """UUIDv7-style high bits: milliseconds since 1970, version 7, 12 random bits.
-
-    Ids that grow in the order rows are written keep every index on them appending at its
-    end, instead of touching a random page of a large index for each of a million events.
-    """
-    return (int(now.timestamp() * 1000) << 16) | (0x7 << 12) | secrets.randbits(12)
 
 
 def _id(plan: _Plan, index: int, n: int = 0) -> int:
@@ -532,7 +522,7 @@ def seed_account(
         csat_survey.id.int,
         {name: segment_id.int for name, segment_id in _segments(session, account_id).items()},
         existing,
-        _run_prefix(now),
+        ordered_id_prefix(now),
     )
     copy_text = session.get_bind().dialect.name == "postgresql"
     totals = dict.fromkeys(COLUMNS, 0)

@@ -15,7 +15,8 @@ from loyalty.domain.importing import ImportFileError, ImportReport
 from loyalty.models import ImportUpload
 from loyalty.services import customer_import
 from loyalty.services.customer_import import ImportCounts, upsert_customers
-from loyalty.services.scoring import rescore
+from loyalty.services.scoring import record_snapshot, rescore
+from loyalty.services.segment_criteria import refresh_automatic_segments
 from loyalty.types import utcnow
 
 PREVIEW_ROWS = 5
@@ -131,7 +132,16 @@ def import_records(
             raise ImportHasErrors(report)
         records = importing.valid_records(table_for_pass(), mapping)
         counts = upsert_customers(session, account_id, records, set_tags)
-    rescore(session, account_id)
+    # New customers arrive scored; only a moved signup date changes an existing score. What
+    # else an import changes (names, e-mails, tags, the count) feeds the automatic segments
+    # and today's snapshot.
+    if len(counts.rescore_ids) >= customer_import.BIG_IMPORT:
+        rescore(session, account_id)  # one pass over the account beats a list that long
+    else:
+        if counts.rescore_ids:
+            rescore(session, account_id, customer_ids=counts.rescore_ids)
+        refresh_automatic_segments(session, account_id)
+        record_snapshot(session, account_id, utcnow())
     return ImportResult(counts=counts, skipped=report.rows_with_errors)
 
 

@@ -6,12 +6,14 @@ import csv
 import io
 import json
 import re
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from loyalty.extensions import db
 from loyalty.models import Customer, CustomerTag, EngagementEvent, ImportUpload
 from loyalty.services.scoring import rescore
+from loyalty.types import utcnow
 from tests import factories
 
 HTMX = {"HX-Request": "true"}
@@ -100,6 +102,47 @@ def test_imported_customers_arrive_scored_as_a_rescore_would_score_them(
     if backend == "postgresql":
         # The big import path (COPY): its new rows need no write from the rescore after it.
         assert changed == 0
+        # ...and their ids grow in file order (UUIDv7-style), so indexes on them append.
+        with app.app_context():
+            ids = list(
+                db.session.scalars(select(Customer.id).order_by(Customer.external_customer_id))
+            )
+        assert [i.version for i in ids] == [7, 7] and ids == sorted(ids)
+
+
+def test_an_import_that_moves_a_signup_date_rescores_that_customer(app, signed_in, user, backend):
+    with app.app_context():
+        now = utcnow()
+        # A new customer quiet for 40 days: onboarding stalled...
+        ada = factories.make_customer(
+            db.session, user, external_customer_id="cus_1", signup_date=now - timedelta(days=5)
+        )
+        db.session.add(
+            EngagementEvent(
+                user_id=user.id,
+                customer_id=ada.id,
+                event_type="login",
+                event_date=now - timedelta(days=40),
+                details={},
+            )
+        )
+        rescore(db.session, user.id)
+        db.session.commit()
+        before = ada.churn_risk_facts, ada.churn_risk_score
+    # ...becomes a long-standing customer quiet for 40 days once the file's date says so.
+    url = review_url(upload(signed_in, GOOD_CSV))
+    signed_in.post(url, data={**mapping_form(signed_in.get(url).text), "mode": "all"})
+    page = signed_in.get(f"/customers/{ada.id}").text
+    assert "New customer, quiet" not in page
+    assert "No activity in 40 days" in page
+    with app.app_context():
+        ada = db.session.get(Customer, ada.id)
+        assert (ada.churn_risk_facts, ada.churn_risk_score) != before
+        stored = ada.churn_risk_score
+        changed = rescore(db.session, user.id, now=ada.churn_scored_at)
+        assert db.session.get(Customer, ada.id).churn_risk_score == stored
+        if backend == "postgresql":
+            assert changed == 0  # the import left every score as a full rescore has it
 
 
 def test_reimport_updates_instead_of_duplicating(app, signed_in, user):
