@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import BinaryIO
 
 CUSTOMER_FIELDS = ("external_customer_id", "name", "email", "signup_date", "tags")
@@ -298,6 +299,11 @@ def validate_mapping(mapping: dict[str, str | None], columns: Iterable[str]) -> 
     return problems
 
 
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+_SLASHED_DATE = re.compile(r"\d{4}/\d{2}/\d{2}")
+_TAG_SEPARATORS = re.compile(r"[,;|]")
+
+
 def parse_datetime(value: object) -> datetime:
     """A moment from ISO 8601 (date, or date-time with or without offset), 'YYYY-MM-DD
     HH:MM:SS', 'YYYY/MM/DD', or Unix seconds (milliseconds when very large); UTC if naive."""
@@ -305,12 +311,16 @@ def parse_datetime(value: object) -> datetime:
         raise ValueError("Expected a date, not true/false.")
     if isinstance(value, int | float):
         return _from_epoch(float(value))
-    text = str(value).strip()
+    return _parse_date_text(str(value).strip())
+
+
+@lru_cache(maxsize=4096)  # exports repeat dates: 100,000 rows often hold a few hundred
+def _parse_date_text(text: str) -> datetime:
     if not text:
         raise ValueError("Empty date.")
-    if re.fullmatch(r"-?\d+(\.\d+)?", text):
+    if _NUMBER.fullmatch(text):
         return _from_epoch(float(text))
-    candidate = text.replace("/", "-") if re.fullmatch(r"\d{4}/\d{2}/\d{2}", text) else text
+    candidate = text.replace("/", "-") if _SLASHED_DATE.fullmatch(text) else text
     if candidate.endswith(("Z", "z")):
         candidate = candidate[:-1] + "+00:00"
     try:
@@ -353,9 +363,16 @@ def parse_tags(value: object) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, list):
-        parts = [str(v) for v in value]
-    else:
-        parts = re.split(r"[,;|]", str(value))
+        return _checked_tags(tuple(str(v) for v in value))
+    return _parse_tag_text(str(value))
+
+
+@lru_cache(maxsize=4096)  # the same few tag lists come back row after row
+def _parse_tag_text(text: str) -> tuple[str, ...]:
+    return _checked_tags(tuple(_TAG_SEPARATORS.split(text)))
+
+
+def _checked_tags(parts: tuple[str, ...]) -> tuple[str, ...]:
     tags = tuple(sorted({p.strip().lower() for p in parts if p and p.strip()}))
     for tag in tags:
         if len(tag) > TAG_MAX_LENGTH or not _TAG_PATTERN.match(tag):
