@@ -452,6 +452,9 @@ def _write(session: Session, chunk: dict) -> dict[str, int]:
     connection = session.connection()
     written = {}
     if connection.dialect.name == "postgresql":
+        # The trigger that counts events per day keeps each COPY's rows in memory: give it
+        # room instead of temporary files.
+        connection.execute(text("SET LOCAL work_mem = '64MB'"))
         cursor = connection.connection.driver_connection.cursor()
         for table, (count, text_rows) in chunk.items():
             if count:

@@ -32,6 +32,7 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch):
         "rescore_bare_update_s",
         "rescore_ratio_to_bare",
         "rescore_all_changed_s",
+        "vacuum_s",
         "ingest_events_per_s",
         "file_events_per_s",
         "web_import_s",
