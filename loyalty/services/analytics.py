@@ -124,17 +124,19 @@ def churn_analytics(session: Session, account: User) -> ChurnAnalytics:
             .group_by(CustomerSegmentMembership.customer_segment_id)
         )
     }
-    segments = [
-        {
-            "id": str(segment_id),
-            "name": name,
-            "members": members.get(segment_id, (0, None))[0],
-            "averageScore": _round(members.get(segment_id, (0, None))[1]),
-        }
-        for segment_id, name in session.execute(
-            select(CustomerSegment.id, CustomerSegment.name).order_by(CustomerSegment.name)
+    segments = []
+    for segment_id, name in session.execute(
+        select(CustomerSegment.id, CustomerSegment.name).order_by(CustomerSegment.name)
+    ):
+        count, average_score = members.get(segment_id, (0, None))
+        segments.append(
+            {
+                "id": str(segment_id),
+                "name": name,
+                "members": count,
+                "averageScore": _round(average_score),
+            }
         )
-    ]
 
     top = session.scalars(
         select(Customer)
