@@ -13,14 +13,21 @@ CRM_EXPORT = (
 )
 
 
+def upload_and_check(page, path) -> None:
+    """Upload a file and wait until the review page's scripts are ready for mapping changes."""
+    page.get_by_label("File").set_input_files(str(path))
+    page.get_by_role("button", name="Upload and check").click()
+    expect(page).to_have_url(re.compile(r"/customers/import/[0-9a-f-]+$"))
+    page.wait_for_load_state()
+
+
 def test_import_with_mapping_change_error_report_then_clean_import(signed_up, tmp_path):
     page = signed_up
     path = tmp_path / "crm.csv"
     path.write_text(CRM_EXPORT)
     page.goto("/customers")
     page.get_by_role("link", name="Import").first.click()
-    page.get_by_label("File").set_input_files(str(path))
-    page.get_by_role("button", name="Upload and check").click()
+    upload_and_check(page, path)
 
     expect(page.get_by_role("heading", name=re.compile("Check the import"))).to_be_visible()
     expect(page.get_by_text("Choose the column that holds the name.")).to_be_visible()
@@ -41,8 +48,7 @@ def test_import_with_mapping_change_error_report_then_clean_import(signed_up, tm
     fixed = tmp_path / "crm-fixed.csv"
     fixed.write_text(CRM_EXPORT.replace("not-an-email", "jay@example.com"))
     page.goto("/customers/import")
-    page.get_by_label("File").set_input_files(str(fixed))
-    page.get_by_role("button", name="Upload and check").click()
+    upload_and_check(page, fixed)
     page.get_by_label(re.compile(r"^Name")).select_option("Contact")
     expect(page.get_by_text("Choose the column that holds the name.")).to_have_count(0)
     page.get_by_label(re.compile(r"^E-mail")).select_option("Work e-mail (primary)")

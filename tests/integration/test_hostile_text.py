@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import json
+
 from loyalty.extensions import db
 from loyalty.models import (
     CustomerSegment,
@@ -11,6 +14,7 @@ from loyalty.models import (
     SurveyInvitation,
     SurveyResponse,
 )
+from loyalty.services import tokens
 from loyalty.types import utcnow
 from tests import factories
 
@@ -58,6 +62,7 @@ def test_payloads_are_escaped_everywhere(app, signed_in, user):
                 ),
             ]
         )
+        tokens.create_token(session, user.id, PAYLOAD[:80])
         session.commit()
         ids = {"c": customer.id, "s": segment.id, "v": survey.id}
     pages = [
@@ -89,3 +94,35 @@ def test_payloads_are_escaped_everywhere(app, signed_in, user):
     for marker in RAW_MARKERS:
         assert marker not in public
     assert "{{7*7}}" in public
+
+
+def assert_escaped(html: str, where: str) -> None:
+    for marker in RAW_MARKERS:
+        assert marker not in html, f"unescaped on {where}"
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, f"payload not shown on {where}"
+
+
+def upload(client, content: str, filename: str):
+    response = client.post(
+        "/customers/import",
+        data={"file": (io.BytesIO(content.encode()), filename)},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303, response.text
+    return response.headers["Location"]
+
+
+def test_import_headers_cells_and_json_keys_are_escaped_in_the_review(signed_in):
+    """A file's column names, sample cells and the error report show what the file holds."""
+    cell = PAYLOAD.replace('"', "").replace("'", "")
+    csv_text = f"externalCustomerId,name,email,{cell}\nc1,{cell},not-an-email,{cell}\n"
+    json_text = json.dumps([{"externalCustomerId": "c1", "name": PAYLOAD, PAYLOAD: PAYLOAD}])
+    for filename, content in (("hostile.csv", csv_text), ("hostile.json", json_text)):
+        url = upload(signed_in, content, filename)
+        review = signed_in.get(url)
+        assert review.status_code == 200
+        assert_escaped(review.text, f"review of {filename}")
+        refused = signed_in.post(url, data={"mode": "all"}, headers=HTMX)
+        assert refused.status_code == 422
+        assert_escaped(refused.text, f"refused import of {filename}")
+        assert "{{7*7}}" in review.text  # shown as typed, never evaluated

@@ -236,3 +236,42 @@ valid_rules = st.one_of(
 def test_round_trip_is_stable(rules, match):
     first = parse_criteria({"match": match, "rules": rules})
     assert parse_criteria(first.to_json()).to_json() == first.to_json()
+
+
+moments = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
+)
+snapshots = st.builds(
+    CustomerSnapshot,
+    signup_date=moments,
+    last_engagement=st.none() | moments,
+    churn_risk=st.none() | st.floats(0, 100),
+    tags=st.frozensets(st.text(max_size=12).map(str.lower), max_size=4),
+    events=st.lists(
+        st.tuples(st.sampled_from(["login", "support_ticket", "x"]), moments), max_size=6
+    ).map(tuple),
+    latest_nps=st.none() | st.integers(0, 10),
+)
+any_rules = valid_rules | st.builds(
+    lambda op, tags: {"field": "tags", "op": op, "value": tags},
+    st.sampled_from(["any", "all", "none"]),
+    st.lists(st.text(min_size=1, max_size=12).filter(str.strip), min_size=1, max_size=3),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(any_rules, min_size=1, max_size=4), snapshots)
+def test_all_and_any_combine_the_single_rules(rules, snapshot):
+    """Whatever the text and numbers, the evaluator answers and combines rules as it says."""
+    single = [matches(crit(rule), snapshot, NOW) for rule in rules]
+    assert all(isinstance(answer, bool) for answer in single)
+    assert matches(crit(*rules, match="all"), snapshot, NOW) is all(single)
+    assert matches(crit(*rules, match="any"), snapshot, NOW) is any(single)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=12).filter(str.strip), min_size=1), snapshots)
+def test_tags_none_is_the_opposite_of_tags_any(tags, snapshot):
+    with_any = crit({"field": "tags", "op": "any", "value": tags[:20]})
+    with_none = crit({"field": "tags", "op": "none", "value": tags[:20]})
+    assert matches(with_none, snapshot, NOW) is not matches(with_any, snapshot, NOW)
