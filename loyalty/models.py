@@ -323,6 +323,40 @@ class EngagementDay(AccountOwned, Base):
     events: Mapped[int] = mapped_column(Integer)
 
 
+class ScoreCount(AccountOwned, Base):
+    """How many of an account's customers have a score of `whole` up to `whole` + 1, and the
+    sum of their scores; `whole` is -1 for customers not scored yet.
+
+    Kept by database triggers on customers (migration 0008), like `EngagementDay`: the
+    dashboard's bands, histogram and average read about a hundred rows, not every customer.
+    """
+
+    __tablename__ = "score_counts"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    whole: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    customers: Mapped[int] = mapped_column(Integer)
+    score_sum: Mapped[float] = mapped_column(Float)
+
+
+class NpsDay(AccountOwned, Base):
+    """How many NPS answers with one score (0-10) an account received on one UTC day.
+
+    Kept by database triggers on survey_responses (migration 0008) for the dashboard's NPS.
+    """
+
+    __tablename__ = "nps_days"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    score: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    answers: Mapped[int] = mapped_column(Integer)
+
+
 class ScoreSnapshot(AccountOwned, Base):
     """One day's customer count and average churn risk, for trends on the dashboard."""
 

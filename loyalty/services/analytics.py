@@ -14,13 +14,16 @@ from loyalty.models import (
     CustomerSegment,
     CustomerSegmentMembership,
     EngagementDay,
+    NpsDay,
+    ScoreCount,
     ScoreSnapshot,
     User,
 )
 from loyalty.services.scoring import risk_of
-from loyalty.types import floor_int, utcnow
+from loyalty.types import utcnow
 
 AT_RISK_LIMIT = 10
+UNSCORED = -1  # the whole score under which score_counts keeps customers not scored yet
 TREND_WEEKS = 12
 DECILES = 10
 
@@ -80,38 +83,11 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def churn_analytics(session: Session, account: User) -> ChurnAnalytics:
-    """Counts, averages, band and decile distributions, segments, top risks, trends."""
-    score = Customer.churn_risk_score
-    # One row per whole score (at most 102 with the unscored): the bands and deciles are
-    # counted from it, rather than by a dozen CASE sums over every customer.
-    whole = floor_int(score).label("whole")
-    histogram: dict[int, int] = {}
-    total = scored = 0
-    score_sum = 0.0
-    for bucket, customers, bucket_sum in session.execute(
-        select(whole, func.count(Customer.id), func.sum(score)).group_by(whole)
-    ):
-        total += customers
-        if bucket is not None:
-            histogram[bucket] = customers
-            scored += customers
-            score_sum += bucket_sum
-    average = score_sum / scored if scored else None
-
-    bands = [
-        {"band": name, "min": low, "max": high, "count": count}
-        for (name, low, high), count in zip(
-            RISK_BANDS, band_counts(histogram).values(), strict=True
-        )
-    ]
-    deciles = [
-        {"min": n * 10, "max": (n + 1) * 10, "count": count}
-        for n, count in enumerate(decile_counts(histogram, DECILES))
-    ]
-
+def segment_breakdown(session: Session) -> list[dict]:
+    """Each segment of the account with its member count and their average risk."""
     # Members per segment, counted from the memberships (hash-joined to the account's
     # customers) and matched to the segment names in Python: empty segments show 0.
+    score = Customer.churn_risk_score
     members = {
         segment_id: (count, avg)
         for segment_id, count, avg in session.execute(
@@ -137,6 +113,45 @@ def churn_analytics(session: Session, account: User) -> ChurnAnalytics:
                 "averageScore": _round(average_score),
             }
         )
+    return segments
+
+
+def churn_analytics(
+    session: Session, account: User, *, with_segments: bool = True
+) -> ChurnAnalytics:
+    """Counts, averages, band and decile distributions, segments, top risks, trends.
+
+    The dashboard shows no segments and leaves them out: counting every membership is
+    the costliest part.
+    """
+    score = Customer.churn_risk_score
+    # Customers per whole score (at most 102 rows with the unscored, kept by the database):
+    # the count, average, bands and deciles all come from it.
+    histogram: dict[int, int] = {}
+    total = scored = 0
+    score_sum = 0.0
+    for whole, customers, bucket_sum in session.execute(
+        select(ScoreCount.whole, ScoreCount.customers, ScoreCount.score_sum).where(
+            ScoreCount.customers != 0
+        )
+    ):
+        total += customers
+        if whole != UNSCORED:
+            histogram[whole] = customers
+            scored += customers
+            score_sum += bucket_sum
+    average = score_sum / scored if scored else None
+
+    bands = [
+        {"band": name, "min": low, "max": high, "count": count}
+        for (name, low, high), count in zip(
+            RISK_BANDS, band_counts(histogram).values(), strict=True
+        )
+    ]
+    deciles = [
+        {"min": n * 10, "max": (n + 1) * 10, "count": count}
+        for n, count in enumerate(decile_counts(histogram, DECILES))
+    ]
 
     top = session.scalars(
         select(Customer)
@@ -174,7 +189,7 @@ def churn_analytics(session: Session, account: User) -> ChurnAnalytics:
         average_score=float(average) if average is not None else None,
         bands=bands,
         deciles=deciles,
-        segments=segments,
+        segments=segment_breakdown(session) if with_segments else [],
         most_at_risk=most_at_risk,
         weekly_average=_weekly(snapshots),
         change_30_days=_change(snapshots, today, total, average),
@@ -253,24 +268,21 @@ def feedback_summary(session: Session) -> FeedbackSummary:
     from loyalty.domain.surveys import nps_from_counts
     from loyalty.models import SurveyResponse
 
-    now = utcnow()
-    cut = now - timedelta(days=FEEDBACK_DAYS)
-    kind = SurveyResponse.response["kind"].as_string()
-    score = SurveyResponse.response["score"].as_integer()
-    recent = (SurveyResponse.submitted_at >= cut).label("recent")
+    # NPS answers per day and score, kept by the database: the last FEEDBACK_DAYS UTC days
+    # (today included) against the same number of days before them.
+    recent_start = utcnow().date() - timedelta(days=FEEDBACK_DAYS - 1)
+    recent = (NpsDay.day >= recent_start).label("recent")
     answers: dict[bool, dict[int, int]] = {True: {}, False: {}}
     for value, is_recent, count in session.execute(
-        select(score, recent, func.count())
-        .where(
-            kind == "nps",
-            score.is_not(None),
-            SurveyResponse.submitted_at >= now - timedelta(days=2 * FEEDBACK_DAYS),
-        )
-        .group_by(score, recent)
+        select(NpsDay.score, recent, func.sum(NpsDay.answers))
+        .where(NpsDay.day >= recent_start - timedelta(days=FEEDBACK_DAYS))
+        .group_by(NpsDay.score, recent)
     ):
         answers[bool(is_recent)][value] = count
     current = nps_from_counts(answers[True])
     previous = nps_from_counts(answers[False])
+    kind = SurveyResponse.response["kind"].as_string()
+    score = SurveyResponse.response["score"].as_integer()
     comment = SurveyResponse.response["comment"].as_string()
     latest = session.execute(
         select(Customer.id, Customer.name, kind, score, comment, SurveyResponse.submitted_at)

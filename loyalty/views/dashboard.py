@@ -20,7 +20,7 @@ QUICK_ADD_PREFIX = "quick"
 
 def _numbers() -> dict:
     """What the dashboard's numbers and charts need."""
-    analytics = churn_analytics(db.session, current_user)
+    analytics = churn_analytics(db.session, current_user, with_segments=False)
     return {
         "analytics": analytics,
         "trend": engagement_trend(db.session) if analytics.customer_count else [],

@@ -5,18 +5,24 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert, select, update
 
 from loyalty.db import scope_session_to_account
+from loyalty.domain.surveys import nps_from_counts
 from loyalty.extensions import db
 from loyalty.models import (
+    Customer,
     CustomerSegment,
     CustomerSegmentMembership,
     EngagementEvent,
+    FeedbackSurvey,
     ScoreSnapshot,
+    SurveyResponse,
+    User,
 )
 from loyalty.services import customers as customer_service
-from loyalty.services.analytics import engagement_trend
+from loyalty.services.analytics import churn_analytics, engagement_trend, feedback_summary
+from loyalty.services.scoring import rescore
 from loyalty.types import utcnow
 from tests import factories
 
@@ -178,3 +184,149 @@ def test_engagement_trend_follows_every_way_events_come_and_go(app, user):
         assert weeks() == [0, 3, 0, 1]
         customer_service.delete_customers(session, [gone.id])
         assert weeks() == [0, 0, 0, 1]
+
+
+def test_score_counts_follow_every_way_scores_change(app, user):
+    """Bands, histogram and average read per-score counts the database keeps: they follow
+    ORM and bulk writes, rescoring, deletes and deleted accounts, and count no other account."""
+    with app.app_context():
+        session = db.session
+        account = session.get(User, user.id)
+        rival = factories.make_user(session)
+        factories.make_customer(session, rival, churn_risk_score=99.0)
+        edited = factories.make_customer(session, user, churn_risk_score=39.9)
+        factories.make_customer(session, user, churn_risk_score=5.0)
+        factories.make_customer(session, user, churn_risk_score=None)
+        session.execute(
+            insert(Customer),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "user_id": user.id,
+                    "external_customer_id": f"bulk-{n}",
+                    "name": f"Bulk {n}",
+                    "email": f"bulk{n}@example.org",
+                    "signup_date": utcnow() - timedelta(days=400),
+                    "churn_risk_score": 70.5 + n,
+                }
+                for n in range(3)
+            ],
+        )
+        scope_session_to_account(session, user.id)  # as for a signed-in request
+
+        def check():
+            session.flush()
+            scores = list(session.scalars(select(Customer.churn_risk_score)))
+            known = [score for score in scores if score is not None]
+            data = churn_analytics(session, account, with_segments=False).to_json()
+            assert data["customerCount"] == len(scores)
+            assert data["scoredCount"] == len(known)
+            expected = round(sum(known) / len(known), 1) if known else None
+            assert data["averageScore"] == expected
+            for decile in data["deciles"]:
+                low, high = decile["min"], decile["max"]
+                inside = [x for x in known if low <= x < high or (high == 100 and x == 100)]
+                assert decile["count"] == len(inside), decile
+            return data
+
+        first = check()
+        assert [band["count"] for band in first["bands"]] == [2, 0, 3]
+        edited.churn_risk_score = 40.0  # low to medium
+        check()
+        session.execute(update(Customer).where(Customer.name.like("Bulk%")).values(name="Renamed"))
+        session.execute(
+            update(Customer)
+            .where(Customer.external_customer_id == "bulk-0")
+            .values(churn_risk_score=100.0)
+        )
+        check()
+        rescore(session, user.id)  # the whole account, as the nightly job does
+        assert all(c.churn_risk_score is not None for c in session.scalars(select(Customer)))
+        check()
+        customer_service.delete_customers(session, [edited.id])
+        session.execute(delete(Customer).where(Customer.external_customer_id == "bulk-1"))
+        check()
+        session.delete(session.get(User, rival.id))  # an account leaves, and its counts too
+        session.flush()
+        assert check()["customerCount"] == 4
+
+
+def test_dashboard_nps_follows_answers_as_they_come_and_go(app, user):
+    """NPS reads per-day answer counts the database keeps: the last 90 days against the 90
+    before, only NPS answers with a score, nobody else's, and answers deleted with their
+    customer or survey are gone."""
+    with app.app_context():
+        session = db.session
+        rival = factories.make_user(session)
+        now = utcnow()
+        nps = FeedbackSurvey(user_id=user.id, title="NPS", kind="nps")
+        other = FeedbackSurvey(user_id=user.id, title="Second NPS", kind="nps")
+        csat = FeedbackSurvey(user_id=user.id, title="CSAT", kind="satisfaction")
+        rival_survey = FeedbackSurvey(user_id=rival.id, title="Theirs", kind="nps")
+        session.add_all([nps, other, csat, rival_survey])
+        stays, leaves = (
+            factories.make_customer(session, user),
+            factories.make_customer(session, user),
+        )
+        rivals_customer = factories.make_customer(session, rival)
+
+        def answer(customer, survey, response, days_ago):
+            return SurveyResponse(
+                user_id=customer.user_id,
+                customer_id=customer.id,
+                feedback_survey_id=survey.id,
+                response=response,
+                submitted_at=now - timedelta(days=days_ago),
+            )
+
+        moved = answer(stays, nps, {"kind": "nps", "score": 10}, 120)
+        session.add_all(
+            [
+                answer(stays, nps, {"kind": "nps", "score": 9, "comment": "Great"}, 1),
+                answer(stays, nps, {"kind": "nps", "score": 3}, 0),
+                answer(leaves, nps, {"kind": "nps", "score": 10}, 5),
+                answer(stays, other, {"kind": "nps", "score": 0}, 30),
+                moved,
+                answer(stays, nps, {"kind": "nps", "score": 6}, 200),  # too old to count
+                answer(stays, csat, {"kind": "satisfaction", "score": 1}, 2),
+                answer(rivals_customer, rival_survey, {"kind": "nps", "score": 0}, 1),
+            ]
+        )
+        session.flush()
+        session.execute(
+            insert(SurveyResponse),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "user_id": user.id,
+                    "customer_id": stays.id,
+                    "feedback_survey_id": nps.id,
+                    "response": {"kind": "nps", "score": 8},
+                    "submitted_at": now - timedelta(days=100),
+                }
+                for _ in range(2)
+            ],
+        )
+        scope_session_to_account(session, user.id)
+
+        def scores():
+            session.flush()
+            summary = feedback_summary(session)
+            return summary.nps, summary.previous_nps
+
+        assert scores() == (
+            nps_from_counts({9: 1, 3: 1, 10: 1, 0: 1}),
+            nps_from_counts({10: 1, 8: 2}),
+        )
+        moved.submitted_at = now - timedelta(days=10)
+        assert scores() == (
+            nps_from_counts({9: 1, 3: 1, 10: 2, 0: 1}),
+            nps_from_counts({8: 2}),
+        )
+        customer_service.delete_customers(session, [leaves.id])
+        session.delete(other)
+        assert scores() == (nps_from_counts({9: 1, 3: 1, 10: 1}), nps_from_counts({8: 2}))
+        session.execute(
+            delete(SurveyResponse).where(SurveyResponse.submitted_at < now - timedelta(days=99))
+        )
+        assert scores() == (nps_from_counts({9: 1, 3: 1, 10: 1}), nps_from_counts({}))
