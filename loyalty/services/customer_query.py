@@ -17,7 +17,7 @@ from sqlalchemy import Select, and_, exists, false, func, literal_column, or_, s
 from sqlalchemy.orm import Session, selectinload
 
 from loyalty.domain.bands import band_bounds
-from loyalty.models import Customer, CustomerSegmentMembership, CustomerTag
+from loyalty.models import Customer, CustomerSegmentMembership, CustomerTag, ScoreCount
 
 # Column name in URLs -> the column it sorts by.
 SORTABLE = {
@@ -183,6 +183,11 @@ def count_matches(session: Session, filters: CustomerFilters, cap: int = COUNT_C
     return session.scalar(select(func.count()).select_from(limited)) or 0
 
 
+def account_customer_count(session: Session) -> int:
+    """How many customers the account has, exactly, from the counts the database keeps."""
+    return session.scalar(select(func.coalesce(func.sum(ScoreCount.customers), 0))) or 0
+
+
 def customer_page(session: Session, query: CustomerQuery) -> CustomerPage:
     """One page of the list, found by keyset (fast at any depth), with a capped count."""
     sort = query.sort if query.sort in SORTABLE else DEFAULT_SORT
@@ -207,13 +212,17 @@ def customer_page(session: Session, query: CustomerQuery) -> CustomerPage:
     at_start = not (query.after or query.before) or (backwards and not has_more)
     at_end = not has_more and not backwards
 
-    total = count_matches(session, query.filters)
+    if query.filters.active:
+        total = count_matches(session, query.filters)
+        total, capped = min(total, COUNT_CAP), total > COUNT_CAP
+    else:  # the whole account: its exact size is kept by the database
+        total, capped = account_customer_count(session), False
     return CustomerPage(
         customers=rows,
         next_cursor="" if at_end or not rows else _encode_cursor(rows[-1], sort),
         previous_cursor="" if at_start or not rows else _encode_cursor(rows[0], sort),
-        total=min(total, COUNT_CAP),
-        total_capped=total > COUNT_CAP,
+        total=total,
+        total_capped=capped,
     )
 
 

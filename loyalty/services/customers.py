@@ -257,8 +257,3 @@ def survey_answers(
         .limit(limit)
     )
     return [(response, title) for response, title in rows]
-
-
-def customer_count(session: Session) -> int:
-    """How many customers the account has."""
-    return session.scalar(select(func.count()).select_from(Customer)) or 0

@@ -29,6 +29,7 @@ from loyalty.services.customer_query import (
     SORTABLE,
     CustomerFilters,
     CustomerQuery,
+    account_customer_count,
     customer_page,
 )
 from loyalty.services.scoring import rescore, risk_of, scored_as_of
@@ -146,7 +147,7 @@ def table_context(query: CustomerQuery, base_endpoint: str = "customers.index", 
         "surveys": survey_service.account_surveys(db.session),
         "has_any_customer": bool(page.customers)
         or query.filters.active
-        or customer_service.customer_count(db.session) > 0,
+        or account_customer_count(db.session) > 0,
         "risk_bands": RISK_BANDS,
     }
 

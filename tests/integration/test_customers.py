@@ -11,6 +11,7 @@ from sqlalchemy import event, func, select
 
 from loyalty.extensions import db
 from loyalty.models import Customer, CustomerSegment, CustomerSegmentMembership, CustomerTag
+from loyalty.services import customer_query
 from tests import factories
 
 HTMX = {"HX-Request": "true"}
@@ -50,6 +51,17 @@ def test_table_lists_only_the_accounts_customers(app, signed_in, owner):
     assert "Ada Mine" in html
     assert "Zed Theirs" not in html
     assert "1 customer" in html
+
+
+def test_whole_account_count_is_exact_and_a_filtered_count_stops_at_the_cap(
+    app, signed_in, owner, monkeypatch
+):
+    monkeypatch.setattr(customer_query, "COUNT_CAP", 2)
+    add_customers(app, owner, [{"name": f"Ada {n}"} for n in range(3)] + [{"name": "Bob"}])
+    assert re.search(r"\b4 customers\b", signed_in.get("/customers").text)
+    filtered = signed_in.get("/customers?q=ada").text
+    assert "More than 2 customers match" in filtered
+    assert re.search(r"\b1 customer matches\b", signed_in.get("/customers?q=bob").text)
 
 
 def test_sorts_by_risk_descending_by_default_and_by_any_column(app, signed_in, owner):
