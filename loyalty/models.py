@@ -159,7 +159,9 @@ class CustomerTag(AccountOwned, Base):
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
     )
     tag: Mapped[str] = mapped_column(String(40), primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The customer's account, copied for the (account, tag) index; the customer's own key
+    # already cascades, so this column has no foreign key to check on every tag written.
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
 
 
 class CustomerSegment(AccountOwned, Timestamps, Base):
