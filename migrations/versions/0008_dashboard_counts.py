@@ -28,42 +28,37 @@ down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-_WHOLE = "coalesce(floor({0})::integer, -1)"
-_SCORE = "coalesce({0}, 0)"
-
-# Customers: added rows count in, removed rows count out; an update moves only the
-# customers whose score changed (a rescore rewrites many rows with the same score).
+# Customers: added rows count in, removed rows count out. An update counts its new rows in
+# and its old rows out, and writes only the buckets whose totals moved: a customer whose
+# score stayed adds and takes away the same, exactly (the sums are numeric), so a rescore
+# that rewrote many rows with their old scores locks no bucket.
+_SCORE_ROWS = (
+    "SELECT user_id, coalesce(floor(churn_risk_score)::integer, -1) AS whole, "
+    "{sign} AS customers, {sign} * coalesce(churn_risk_score, 0)::numeric AS score_sum "
+    "FROM {table}"
+)
 _SCORES_UPSERT = """
     INSERT INTO score_counts (user_id, whole, customers, score_sum)
     SELECT user_id, whole, sum(customers), sum(score_sum) FROM ({rows}) AS delta
-    GROUP BY 1, 2 ORDER BY 1, 2
+    GROUP BY 1, 2 HAVING sum(customers) <> 0 OR sum(score_sum) <> 0 ORDER BY 1, 2
     ON CONFLICT (user_id, whole) DO UPDATE
     SET customers = score_counts.customers + excluded.customers,
         score_sum = score_counts.score_sum + excluded.score_sum;
 """
-_SCORES_ADD = _SCORES_UPSERT.format(
-    rows=f"SELECT user_id, {_WHOLE.format('churn_risk_score')} AS whole, 1 AS customers, "
-    f"{_SCORE.format('churn_risk_score')} AS score_sum FROM new_rows"
-)
+_SCORES_ADD = _SCORES_UPSERT.format(rows=_SCORE_ROWS.format(sign=1, table="new_rows"))
 _SCORES_REMOVE = f"""
     UPDATE score_counts AS s
-    SET customers = s.customers - gone.customers, score_sum = s.score_sum - gone.score_sum
+    SET customers = s.customers + gone.customers, score_sum = s.score_sum + gone.score_sum
     FROM (
-        SELECT user_id, {_WHOLE.format("churn_risk_score")} AS whole, count(*) AS customers,
-               sum({_SCORE.format("churn_risk_score")}) AS score_sum
-        FROM old_rows GROUP BY 1, 2 ORDER BY 1, 2
+        SELECT user_id, whole, sum(customers) AS customers, sum(score_sum) AS score_sum
+        FROM ({_SCORE_ROWS.format(sign=-1, table="old_rows")}) AS rows GROUP BY 1, 2
     ) AS gone
     WHERE s.user_id = gone.user_id AND s.whole = gone.whole;
 """
-_CHANGED = (
-    "FROM old_rows AS o JOIN new_rows AS n ON n.id = o.id "
-    "WHERE o.churn_risk_score IS DISTINCT FROM n.churn_risk_score"
-)
 _SCORES_MOVE = _SCORES_UPSERT.format(
-    rows=f"SELECT n.user_id, {_WHOLE.format('n.churn_risk_score')} AS whole, 1 AS customers, "
-    f"{_SCORE.format('n.churn_risk_score')} AS score_sum {_CHANGED} "
-    f"UNION ALL SELECT o.user_id, {_WHOLE.format('o.churn_risk_score')}, -1, "
-    f"-{_SCORE.format('o.churn_risk_score')} {_CHANGED}"
+    rows=_SCORE_ROWS.format(sign=1, table="new_rows")
+    + " UNION ALL "
+    + _SCORE_ROWS.format(sign=-1, table="old_rows")
 )
 
 # Survey answers: only NPS answers with a whole score count.
@@ -195,7 +190,8 @@ def upgrade() -> None:
     )
     postgresql = op.get_bind().dialect.name == "postgresql"
     if postgresql:
-        whole, is_nps = _WHOLE.format("churn_risk_score"), _NPS.format("survey_responses")
+        whole = "coalesce(floor(churn_risk_score)::integer, -1)"
+        is_nps = _NPS.format("survey_responses")
         nps = f"SELECT {_NPS_COLUMNS}, count(*) {is_nps}"
     else:
         whole = _SQLITE_WHOLE.format("customers")
