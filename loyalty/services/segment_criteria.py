@@ -142,18 +142,24 @@ def criteria_condition(
 def preview(
     session: Session, account_id: uuid.UUID, criteria: Criteria, limit: int = PREVIEW_LIMIT
 ):
-    """How many customers match, and the first few (highest risk first), without saving."""
+    """How many customers match, and the first few (highest risk first), without saving.
+
+    The first few come in the customer table's default order, which its risk index reads
+    backwards and stops after `limit` rows; the count reads only the matching ids.
+    """
     condition = and_(
         Customer.user_id == account_id, criteria_condition(criteria, account_id=account_id)
     )
-    # One pass: the window count rides along with the first rows.
-    rows = session.execute(
-        select(Customer, func.count().over())
+    total = session.scalar(select(func.count()).select_from(Customer).where(condition)) or 0
+    if not total:
+        return 0, []
+    first = session.scalars(
+        select(Customer)
         .where(condition)
-        .order_by(Customer.churn_risk_score.desc().nulls_last(), Customer.id)
+        .order_by(Customer.churn_risk_score.desc().nulls_first(), Customer.id.desc())
         .limit(limit)
-    ).all()
-    return (rows[0][1] if rows else 0), [customer for customer, _total in rows]
+    )
+    return total, list(first)
 
 
 def apply_criteria(

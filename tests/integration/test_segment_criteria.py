@@ -67,6 +67,7 @@ def test_live_preview_counts_and_lists_matches_without_saving(app, signed_in, us
     )
     assert "churn risk at least 70" in response.text
     assert "Risky Rita" in response.text and "Edge Ed" in response.text
+    assert response.text.index("Risky Rita") < response.text.index("Edge Ed")  # riskiest first
     assert "Safe Sam" not in response.text
     assert saved_segment(app, segment_id) == (None, False)
     assert members_of(app, segment_id) == []
