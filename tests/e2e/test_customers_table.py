@@ -39,6 +39,7 @@ def test_sort_filter_reload_and_back_button(signed_up):
     page.get_by_label("Search").fill("ali")
     expect(page).to_have_url(re.compile(r"q=ali"))
     expect(table_names(page)).to_have_text(["Alice"])
+    assert page.url.count("size=") == 1, page.url  # one page size, not one per control
 
     page.reload()
     expect(page.get_by_label("Search")).to_have_value("ali")
