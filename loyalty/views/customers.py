@@ -152,17 +152,26 @@ def table_context(query: CustomerQuery, base_endpoint: str = "customers.index", 
     }
 
 
+def pushing_view_url(response: Response, context: dict) -> Response:
+    """A swapped table puts its view's own URL in the address bar, not every empty field of
+    the filter form, so the link a person copies is short and shows the same view."""
+    if wants_fragment():
+        response.headers["HX-Push-Url"] = context["view_url"]()
+    return response
+
+
 @bp.get("")
 def index() -> Response:
     """The customer table: sort, filter and page; htmx swaps only the table."""
     query = parse_list_query(request.args)
     context = table_context(query)
-    return render(
+    response = render(
         "customers/index.html",
         "customer_table",
         tags=customer_service.account_tags(db.session),
         **context,
     )
+    return pushing_view_url(response, context)
 
 
 @bp.route("/new", methods=["GET", "POST"])

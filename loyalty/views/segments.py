@@ -27,7 +27,7 @@ from loyalty.partials import form_errors, fragment, notify, redirect_to, render,
 from loyalty.services import customers as customer_service
 from loyalty.services import segment_criteria as criteria_service
 from loyalty.services import segments as segment_service
-from loyalty.views.customers import parse_list_query, table_context
+from loyalty.views.customers import parse_list_query, pushing_view_url, table_context
 
 bp = Blueprint("segments", __name__, url_prefix="/segments")
 
@@ -80,7 +80,7 @@ def detail(segment_id: uuid.UUID) -> Response:
     """A segment: what it is for, and its members in the same table as /customers."""
     segment = get_or_404(CustomerSegment, segment_id)
     context = table_context(_members_query(segment), "segments.detail", segment_id=segment.id)
-    return render(
+    response = render(
         "segments/detail.html",
         "customer_table",
         segment=segment,
@@ -99,6 +99,7 @@ def detail(segment_id: uuid.UUID) -> Response:
         tags=customer_service.account_tags(db.session),
         **context,
     )
+    return pushing_view_url(response, context)
 
 
 def _saved_sentences(segment: CustomerSegment) -> list[str]:
