@@ -11,7 +11,7 @@ CHROMIUM ?= /usr/bin/chromium
 run: install assets migrate ## Set up what is missing, offer demo data, serve on 127.0.0.1:$(PORT)
 	@# A fresh database gets a demo account (and says how to log in); later runs skip this.
 	@$(BIN)/flask --app app seed --if-empty
-	@echo "Serving on http://127.0.0.1:$(PORT)"
+	@echo "Serving on http://127.0.0.1:$(PORT) (log in at http://127.0.0.1:$(PORT)/login)"
 	@$(BIN)/flask --app app run --host 127.0.0.1 --port $(PORT)
 
 test: install assets browser ## Lint, then the whole suite (SQLite, and PostgreSQL when TEST_DATABASE_URL is set)

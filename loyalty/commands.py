@@ -222,7 +222,7 @@ def seed_command(
         f"Seeded {result.customers} customers, {result.events} events and "
         f"{result.responses} survey answers ({result.skipped} customers were already there)."
     )
-    click.echo(f"Log in at http://127.0.0.1:5000/login as {email}.")
+    click.echo(f"Log in as {email} on the app's /login page.")
 
 
 token_cli = AppGroup("token", help="API tokens for programs.")
