@@ -168,7 +168,8 @@ def index() -> Response:
     response = render(
         "customers/index.html",
         "customer_table",
-        tags=customer_service.account_tags(db.session),
+        # Only the filter form lists the tags, and a table swap leaves the form in place.
+        tags=[] if wants_fragment() else customer_service.account_tags(db.session),
         **context,
     )
     return pushing_view_url(response, context)
