@@ -326,8 +326,8 @@ class EngagementDay(AccountOwned, Base):
 
 
 class ScoreCount(AccountOwned, Base):
-    """How many of an account's customers have a score of `whole` up to `whole` + 1, and the
-    sum of their scores; `whole` is -1 for customers not scored yet.
+    """How many of an account's customers have a score from `whole` up to (not including)
+    `whole` + 1, and the sum of their scores; `whole` is -1 for customers not scored yet.
 
     Kept by database triggers on customers (migration 0008), like `EngagementDay`: the
     dashboard's bands, histogram and average read about a hundred rows, not every customer.

@@ -29,7 +29,6 @@ from loyalty.services.customer_query import (
     SORTABLE,
     CustomerFilters,
     CustomerQuery,
-    account_customer_count,
     customer_page,
 )
 from loyalty.services.scoring import rescore, risk_of, scored_as_of
@@ -145,9 +144,8 @@ def table_context(query: CustomerQuery, base_endpoint: str = "customers.index", 
         "page_sizes": PAGE_SIZES,
         "segments": customer_service.account_segments(db.session),
         "surveys": survey_service.account_surveys(db.session),
-        "has_any_customer": bool(page.customers)
-        or query.filters.active
-        or account_customer_count(db.session) > 0,
+        # Unfiltered, the page's total is the account's exact size.
+        "has_any_customer": bool(page.customers) or query.filters.active or page.total > 0,
         "risk_bands": RISK_BANDS,
     }
 
