@@ -10,8 +10,9 @@ same numbers, kept exact by triggers like `engagement_days` (migration 0007):
 
 On PostgreSQL they are statement triggers over transition tables (one grouped statement
 per change, rows locked in key order); SQLite has row triggers. Counts are only taken away
-with UPDATE, never inserted negative, so deleting an account (which cascades to both the
-customers and these tables) never inserts a row for an account being deleted.
+with UPDATE, never inserted negative, and the counts of an account being deleted are left
+alone (they go with it): touching them would re-check their key against an account that is
+already gone.
 
 Revision ID: 0008
 Revises: 0007
@@ -53,7 +54,8 @@ _SCORES_REMOVE = f"""
         SELECT user_id, whole, sum(customers) AS customers, sum(score_sum) AS score_sum
         FROM ({_SCORE_ROWS.format(sign=-1, table="old_rows")}) AS rows GROUP BY 1, 2
     ) AS gone
-    WHERE s.user_id = gone.user_id AND s.whole = gone.whole;
+    WHERE s.user_id = gone.user_id AND s.whole = gone.whole
+      AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = s.user_id);
 """
 _SCORES_MOVE = _SCORES_UPSERT.format(
     rows=_SCORE_ROWS.format(sign=1, table="new_rows")
@@ -77,7 +79,8 @@ _NPS_REMOVE = f"""
     FROM (
         SELECT {_NPS_COLUMNS}, count(*) {_NPS.format("old_rows")}
     ) AS gone (user_id, day, score, answers)
-    WHERE d.user_id = gone.user_id AND d.day = gone.day AND d.score = gone.score;
+    WHERE d.user_id = gone.user_id AND d.day = gone.day AND d.score = gone.score
+      AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = d.user_id);
 """
 
 
