@@ -11,8 +11,6 @@ from sqlalchemy.orm import Session
 from loyalty.domain.bands import RISK_BANDS, band_counts, decile_counts
 from loyalty.models import (
     Customer,
-    CustomerSegment,
-    CustomerSegmentMembership,
     EngagementDay,
     NpsDay,
     ScoreCount,
@@ -20,6 +18,7 @@ from loyalty.models import (
     User,
 )
 from loyalty.services.scoring import risk_of
+from loyalty.services.segments import segment_stats
 from loyalty.types import utcnow
 
 AT_RISK_LIMIT = 10
@@ -85,35 +84,15 @@ def _round(value: float | None) -> float | None:
 
 def segment_breakdown(session: Session) -> list[dict]:
     """Each segment of the account with its member count and their average risk."""
-    # Members per segment, counted from the memberships (hash-joined to the account's
-    # customers) and matched to the segment names in Python: empty segments show 0.
-    score = Customer.churn_risk_score
-    members = {
-        segment_id: (count, avg)
-        for segment_id, count, avg in session.execute(
-            select(
-                CustomerSegmentMembership.customer_segment_id,
-                func.count(),
-                func.avg(score),
-            )
-            .join(Customer, Customer.id == CustomerSegmentMembership.customer_id)
-            .group_by(CustomerSegmentMembership.customer_segment_id)
-        )
-    }
-    segments = []
-    for segment_id, name in session.execute(
-        select(CustomerSegment.id, CustomerSegment.name).order_by(CustomerSegment.name)
-    ):
-        count, average_score = members.get(segment_id, (0, None))
-        segments.append(
-            {
-                "id": str(segment_id),
-                "name": name,
-                "members": count,
-                "averageScore": _round(average_score),
-            }
-        )
-    return segments
+    return [
+        {
+            "id": str(stats.segment.id),
+            "name": stats.segment.name,
+            "members": stats.members,
+            "averageScore": _round(stats.average_risk),
+        }
+        for stats in segment_stats(session)
+    ]
 
 
 def churn_analytics(
@@ -121,8 +100,7 @@ def churn_analytics(
 ) -> ChurnAnalytics:
     """Counts, averages, band and decile distributions, segments, top risks, trends.
 
-    The dashboard shows no segments and leaves them out: counting every membership is
-    the costliest part.
+    The dashboard shows no segments and leaves them out.
     """
     score = Customer.churn_risk_score
     # Customers per whole score (at most 102 rows with the unscored, kept by the database):

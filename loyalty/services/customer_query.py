@@ -17,7 +17,13 @@ from sqlalchemy import Select, and_, exists, false, func, literal_column, or_, s
 from sqlalchemy.orm import Session, selectinload
 
 from loyalty.domain.bands import band_bounds
-from loyalty.models import Customer, CustomerSegmentMembership, CustomerTag, ScoreCount
+from loyalty.models import (
+    Customer,
+    CustomerSegmentMembership,
+    CustomerTag,
+    ScoreCount,
+    SegmentCount,
+)
 
 # Column name in URLs -> the column it sorts by.
 SORTABLE = {
@@ -212,11 +218,15 @@ def customer_page(session: Session, query: CustomerQuery) -> CustomerPage:
     at_start = not (query.after or query.before) or (backwards and not has_more)
     at_end = not has_more and not backwards
 
-    if query.filters.active:
+    # The whole account and a whole segment have exact sizes the database keeps.
+    if not query.filters.active:
+        total, capped = account_customer_count(session), False
+    elif query.filters == CustomerFilters(segment_id=query.filters.segment_id):
+        counts = session.get(SegmentCount, query.filters.segment_id)
+        total, capped = (counts.members if counts else 0), False
+    else:
         total = count_matches(session, query.filters)
         total, capped = min(total, COUNT_CAP), total > COUNT_CAP
-    else:  # the whole account: its exact size is kept by the database
-        total, capped = account_customer_count(session), False
     return CustomerPage(
         customers=rows,
         next_cursor="" if at_end or not rows else _encode_cursor(rows[-1], sort),

@@ -493,8 +493,12 @@ def _chunks(plan: _Plan, ranges: list[tuple[int, int]], copy_text: bool) -> Iter
 
 
 def reset_account(session: Session, account_id: uuid.UUID) -> None:
-    """Remove the account's customers, segments and surveys (and so everything under them)."""
-    for model in (Customer, CustomerSegment, FeedbackSurvey):
+    """Remove the account's segments, customers and surveys (and so everything under them).
+
+    Segments go first: their memberships leave in one cascade instead of one customer at a
+    time (see migration 0010).
+    """
+    for model in (CustomerSegment, Customer, FeedbackSurvey):
         session.execute(delete(model).where(model.user_id == account_id))
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from loyalty.models import Customer, CustomerSegment, CustomerSegmentMembership
+from loyalty.models import CustomerSegment, SegmentCount
 
 
 class SegmentNameTaken(Exception):
@@ -26,35 +26,25 @@ class SegmentStats:
 
 
 def segment_stats(session: Session) -> list[SegmentStats]:
-    """Every segment of the account with member count and average risk, in one query."""
+    """Every segment of the account with member count and average risk, in one query
+    (the counts are kept by the database, see `SegmentCount`)."""
     rows = session.execute(
-        select(
-            CustomerSegment,
-            func.count(Customer.id),
-            func.avg(Customer.churn_risk_score),
-        )
-        .outerjoin(
-            CustomerSegmentMembership,
-            CustomerSegmentMembership.customer_segment_id == CustomerSegment.id,
-        )
-        .outerjoin(Customer, Customer.id == CustomerSegmentMembership.customer_id)
-        .group_by(CustomerSegment.id)
+        select(CustomerSegment, SegmentCount)
+        .outerjoin(SegmentCount, SegmentCount.customer_segment_id == CustomerSegment.id)
         .order_by(CustomerSegment.name)
     )
-    return [
-        SegmentStats(segment, members, float(avg) if avg is not None else None)
-        for segment, members, avg in rows
-    ]
+    return [_stats(segment, counts) for segment, counts in rows]
 
 
 def stats_of(session: Session, segment: CustomerSegment) -> SegmentStats:
     """Member count and average risk of one segment."""
-    members, average = session.execute(
-        select(func.count(Customer.id), func.avg(Customer.churn_risk_score))
-        .join(CustomerSegmentMembership, CustomerSegmentMembership.customer_id == Customer.id)
-        .where(CustomerSegmentMembership.customer_segment_id == segment.id)
-    ).one()
-    return SegmentStats(segment, members, float(average) if average is not None else None)
+    return _stats(segment, session.get(SegmentCount, segment.id))
+
+
+def _stats(segment: CustomerSegment, counts: SegmentCount | None) -> SegmentStats:
+    if counts is None:  # nobody has joined it yet
+        return SegmentStats(segment, 0, None)
+    return SegmentStats(segment, counts.members, counts.average_risk)
 
 
 def _name_taken(session: Session, name: str, except_id: uuid.UUID | None) -> bool:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import delete, insert, select, update
 
 from loyalty.db import scope_session_to_account
+from loyalty.domain.criteria import parse_criteria
 from loyalty.domain.surveys import nps_from_counts
 from loyalty.extensions import db
 from loyalty.models import (
@@ -21,10 +23,14 @@ from loyalty.models import (
     User,
 )
 from loyalty.services import customers as customer_service
+from loyalty.services import segment_criteria as criteria_service
+from loyalty.services import segments as segment_service
 from loyalty.services.analytics import churn_analytics, engagement_trend, feedback_summary
 from loyalty.services.scoring import rescore
 from loyalty.types import utcnow
 from tests import factories
+
+RISKY_RULE = {"field": "churn_risk", "op": "above", "value": 70}
 
 
 def seed(app, user):
@@ -330,3 +336,81 @@ def test_dashboard_nps_follows_answers_as_they_come_and_go(app, user):
             delete(SurveyResponse).where(SurveyResponse.submitted_at < now - timedelta(days=99))
         )
         assert scores() == (nps_from_counts({9: 1, 3: 1, 10: 1}), nps_from_counts({}))
+
+
+def test_segment_counts_follow_every_way_members_and_scores_change(app, user):
+    """Segment member counts and average risk come from counts the database keeps: they
+    follow members added and removed one by one or in bulk, automatic refreshes, score
+    changes, customers deleted every way, and segments and accounts deleted."""
+    with app.app_context():
+        session = db.session
+        rival = factories.make_user(session)
+        made = [
+            factories.make_customer(session, user, churn_risk_score=score)
+            for score in (10.0, 35.5, 72.25, None, 90.0, 55.0)
+        ]
+        theirs = factories.make_customer(session, rival, churn_risk_score=99.0)
+        by_hand = CustomerSegment(user_id=user.id, name="By hand")
+        risky = CustomerSegment(user_id=user.id, name="Risky")
+        gone = CustomerSegment(user_id=user.id, name="Goes away")
+        their_segment = CustomerSegment(user_id=rival.id, name="Theirs")
+        session.add_all([by_hand, risky, gone, their_segment])
+        session.flush()
+        session.add(
+            CustomerSegmentMembership(customer_id=made[0].id, customer_segment_id=by_hand.id)
+        )
+        session.add(
+            CustomerSegmentMembership(customer_id=theirs.id, customer_segment_id=their_segment.id)
+        )
+        session.flush()
+        scope_session_to_account(session, user.id)
+
+        def check():
+            session.flush()
+            expected = {}
+            for segment_id, score in session.execute(
+                select(CustomerSegmentMembership.customer_segment_id, Customer.churn_risk_score)
+                .join(Customer, Customer.id == CustomerSegmentMembership.customer_id)
+                .where(Customer.user_id == user.id)
+            ):
+                expected.setdefault(segment_id, []).append(score)
+            shown = {}
+            for stats in segment_service.segment_stats(session):
+                scores = expected.get(stats.segment.id, [])
+                known = [s for s in scores if s is not None]
+                assert stats.members == len(scores), stats.segment.name
+                average = sum(known) / len(known) if known else None
+                assert stats.average_risk == pytest.approx(average), stats.segment.name
+                assert segment_service.stats_of(session, stats.segment) == stats
+                shown[stats.segment.name] = (stats.members, stats.average_risk)
+            return shown
+
+        assert check()["By hand"] == (1, 10.0)
+        assert check()["Goes away"] == (0, None)
+        customer_service.add_to_segment(session, by_hand, [c.id for c in made[1:4]])
+        customer_service.add_to_segment(session, gone, [c.id for c in made])
+        criteria_service.apply_criteria(
+            session, risky, parse_criteria({"rules": [RISKY_RULE]}), automatic=True
+        )
+        assert check()["Risky"] == (2, 81.125)
+        made[4].churn_risk_score = 20.0  # leaves "Risky" at the next refresh
+        session.execute(
+            update(Customer).where(Customer.id == made[3].id).values(churn_risk_score=80.0)
+        )
+        check()
+        criteria_service.refresh_segment(session, risky)
+        assert check()["Risky"] == (2, 76.125)
+        rescore(session, user.id)  # every score rewritten by the database
+        criteria_service.refresh_segment(session, risky)
+        check()
+        customer_service.remove_from_segment(session, by_hand, [made[1].id])
+        session.delete(session.get(CustomerSegmentMembership, (made[2].id, by_hand.id)))
+        check()
+        customer_service.delete_customers(session, [made[0].id])  # the table's delete
+        session.delete(made[5])  # an ORM delete
+        session.execute(delete(Customer).where(Customer.id == made[3].id))  # a bulk one
+        check()
+        session.delete(gone)
+        session.delete(session.get(User, rival.id))
+        shown = check()
+        assert set(shown) == {"By hand", "Risky"}

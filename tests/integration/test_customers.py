@@ -57,10 +57,24 @@ def test_whole_account_count_is_exact_and_a_filtered_count_stops_at_the_cap(
     app, signed_in, owner, monkeypatch
 ):
     monkeypatch.setattr(customer_query, "COUNT_CAP", 2)
-    add_customers(app, owner, [{"name": f"Ada {n}"} for n in range(3)] + [{"name": "Bob"}])
+    ids = add_customers(app, owner, [{"name": f"Ada {n}"} for n in range(3)] + [{"name": "Bob"}])
     assert re.search(r"\b4 customers\b", signed_in.get("/customers").text)
     filtered = signed_in.get("/customers?q=ada").text
     assert "More than 2 customers match" in filtered
+    with app.app_context():  # a whole segment's size is exact too
+        segment = CustomerSegment(user_id=owner.id, name="Three Adas")
+        db.session.add(segment)
+        db.session.flush()
+        db.session.add_all(
+            CustomerSegmentMembership(customer_id=i, customer_segment_id=segment.id)
+            for i in ids[:3]
+        )
+        db.session.commit()
+        segment_id = segment.id
+    assert "3 customers match" in signed_in.get(f"/customers?segment={segment_id}").text
+    assert "3 customers match" in signed_in.get(f"/segments/{segment_id}").text
+    narrowed = signed_in.get(f"/customers?segment={segment_id}&q=ada").text
+    assert "More than 2 customers match" in narrowed
     assert re.search(r"\b1 customer matches\b", signed_in.get("/customers?q=bob").text)
 
 
