@@ -14,8 +14,9 @@ sum of their scores, kept exact by triggers:
   would re-check their key against a segment that is already gone.
 
 On PostgreSQL the membership and score triggers are statement triggers over transition
-tables; their joins are run with EXECUTE so each is planned for the rows at hand (a cached
-plan made for one row would loop over a hundred thousand). SQLite has row triggers.
+tables; their joins are run with EXECUTE so each is planned for the rows at hand (PL/pgSQL
+would otherwise keep the plan made for the first call, whether that moved one row or a
+hundred thousand). SQLite has row triggers.
 
 Revision ID: 0010
 Revises: 0009
