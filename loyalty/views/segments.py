@@ -195,8 +195,17 @@ def _rule_json(row: dict[str, str]) -> dict:
     return rule
 
 
-def _editor(segment: CustomerSegment, match: str, rows: list[dict[str, str]], status: int = 200):
-    """The criteria editor with a live count and the first matches (nothing is saved)."""
+def _editor(
+    segment: CustomerSegment,
+    match: str,
+    rows: list[dict[str, str]],
+    status: int = 200,
+    fresh: int | None = None,
+):
+    """The criteria editor with a live count and the first matches (nothing is saved).
+
+    `fresh` is the index of a rule just added: nothing has been typed into it yet, so it
+    shows no errors (the preview still waits for it to be finished)."""
     problems: CriteriaError | None = None
     total, first, sentences = None, [], []
     try:
@@ -214,6 +223,7 @@ def _editor(segment: CustomerSegment, match: str, rows: list[dict[str, str]], st
         match=match,
         rows=rows,
         problems=problems,
+        fresh=fresh,
         total=total,
         first=first,
         sentences=sentences,
@@ -229,13 +239,15 @@ def criteria_preview(segment_id: uuid.UUID) -> Response:
     """Re-draw the editor after any change (add or remove a rule), with a live preview."""
     segment = get_or_404(CustomerSegment, segment_id)
     rows = _editor_rows(request.form)
+    fresh = None
     if request.form.get("add"):
         rows.append({**dict.fromkeys(RULE_INPUTS, ""), "field": "churn_risk", "op": "above"})
+        fresh = len(rows) - 1
     remove = request.form.get("remove", "")
     if remove.isdigit() and int(remove) < len(rows):
         rows.pop(int(remove))
     match = "any" if request.form.get("match") == "any" else "all"
-    response = _editor(segment, match, rows)
+    response = _editor(segment, match, rows, fresh=fresh)
     response.status_code = 200  # a rule being typed is not an error yet
     return response
 

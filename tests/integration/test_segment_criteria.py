@@ -92,6 +92,9 @@ def test_add_and_remove_rules_in_the_editor(app, signed_in, user):
     )
     assert added.text.count("data-rule") == 2
     assert 'aria-label="Remove rule 2"' in added.text
+    # The new rule is empty, not wrong: no error yet, and the preview waits for it.
+    assert "is a number" not in added.text
+    assert "Finish the rules above to see who matches." in added.text
     removed = signed_in.post(
         f"/segments/{segment_id}/criteria/preview", data={**RISKY, "remove": "0"}, headers=HTMX
     )
