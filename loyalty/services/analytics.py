@@ -9,12 +9,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from loyalty.domain.bands import RISK_BANDS, band_counts, decile_counts
+from loyalty.domain.surveys import nps_from_counts
 from loyalty.models import (
     Customer,
     EngagementDay,
     NpsDay,
     ScoreCount,
     ScoreSnapshot,
+    SurveyResponse,
     User,
 )
 from loyalty.services.scoring import risk_of
@@ -243,9 +245,6 @@ LATEST_COMMENTS = 5
 
 def feedback_summary(session: Session) -> FeedbackSummary:
     """NPS over the last 90 days against the 90 before, and the latest comments."""
-    from loyalty.domain.surveys import nps_from_counts
-    from loyalty.models import SurveyResponse
-
     # NPS answers per day and score, kept by the database: the last FEEDBACK_DAYS UTC days
     # (today included) against the same number of days before them.
     recent_start = utcnow().date() - timedelta(days=FEEDBACK_DAYS - 1)

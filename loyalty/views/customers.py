@@ -150,6 +150,12 @@ def table_context(query: CustomerQuery, base_endpoint: str = "customers.index", 
     }
 
 
+def filter_form_tags() -> list[str]:
+    """The account's tags for the filter form's menu; a table swap leaves the form in place,
+    so it needs none."""
+    return [] if wants_fragment() else customer_service.account_tags(db.session)
+
+
 def pushing_view_url(response: Response, context: dict) -> Response:
     """A swapped table puts its view's own URL in the address bar, not every empty field of
     the filter form, so the link a person copies is short and shows the same view."""
@@ -166,8 +172,7 @@ def index() -> Response:
     response = render(
         "customers/index.html",
         "customer_table",
-        # Only the filter form lists the tags, and a table swap leaves the form in place.
-        tags=[] if wants_fragment() else customer_service.account_tags(db.session),
+        tags=filter_form_tags(),
         **context,
     )
     return pushing_view_url(response, context)

@@ -27,7 +27,12 @@ from loyalty.partials import form_errors, fragment, notify, redirect_to, render,
 from loyalty.services import customers as customer_service
 from loyalty.services import segment_criteria as criteria_service
 from loyalty.services import segments as segment_service
-from loyalty.views.customers import parse_list_query, pushing_view_url, table_context
+from loyalty.views.customers import (
+    filter_form_tags,
+    parse_list_query,
+    pushing_view_url,
+    table_context,
+)
 
 bp = Blueprint("segments", __name__, url_prefix="/segments")
 
@@ -96,7 +101,7 @@ def detail(segment_id: uuid.UUID) -> Response:
         first=[],
         stats=segment_service.stats_of(db.session, segment),
         form=SegmentForm(data={"name": segment.name, "description": segment.description}),
-        tags=customer_service.account_tags(db.session),
+        tags=filter_form_tags(),
         **context,
     )
     return pushing_view_url(response, context)
