@@ -36,7 +36,7 @@ from loyalty.db import scope_session_to_account
 from loyalty.domain import importing
 from loyalty.extensions import db
 from loyalty.models import Customer, EngagementEvent
-from loyalty.services import accounts, demo, imports, tokens
+from loyalty.services import accounts, demo, imports, rescore_queue, tokens
 from loyalty.services.scoring import rescore
 from loyalty.types import utcnow
 
@@ -331,29 +331,52 @@ def bench_ingestion(app, account_id, results: dict, batches: int) -> None:
             db.session.scalars(
                 select(Customer.external_customer_id)
                 .where(Customer.user_id == account_id)
-                .limit(1000)
+                .limit(batches * 1000)
             )
         )
     client = app.test_client()
     headers = {"Authorization": f"Bearer {secret}"}
-    total, elapsed = 0, 0.0
-    for b in range(batches):
-        batch = {
-            "events": [
-                {"externalCustomerId": external_ids[i % len(external_ids)], "eventType": "login"}
-                for i in range(1000)
-            ]
-        }
-        start = time.perf_counter()
-        response = client.post(
-            "/api/events", json=batch, headers={**headers, "Idempotency-Key": f"b{b}"}
-        )
-        elapsed += time.perf_counter() - start
-        if response.status_code != 201:
-            raise SystemExit(f"ingestion answered {response.status_code}: {response.text[:300]}")
-        total += response.json["created"]
+
+    def post(batch_numbers) -> tuple[int, float]:
+        """Batches of 1,000 events, each for other customers where there are enough."""
+        total, elapsed = 0, 0.0
+        for b in batch_numbers:
+            batch = {
+                "events": [
+                    {
+                        "externalCustomerId": external_ids[(b * 1000 + i) % len(external_ids)],
+                        "eventType": "login",
+                    }
+                    for i in range(1000)
+                ]
+            }
+            start = time.perf_counter()
+            response = client.post(
+                "/api/events", json=batch, headers={**headers, "Idempotency-Key": f"b{b}"}
+            )
+            elapsed += time.perf_counter() - start
+            if response.status_code != 201:
+                raise SystemExit(f"ingestion: {response.status_code} {response.text[:300]}")
+            total += response.json["created"]
+        return total, elapsed
+
+    # As in production (QUEUE_RESCORES=1): the request writes, the rescore worker scores.
+    app.config["QUEUE_RESCORES"] = True
+    total, elapsed = post(range(batches))
     results["ingest_events"] = total
     results["ingest_events_per_s"] = round(total / elapsed)
+    with app.app_context():
+        queued, _oldest = rescore_queue.waiting(db.session)
+        start = time.perf_counter()
+        while rescore_queue.rescore_queued(db.session):  # what `flask rescore-worker` runs
+            db.session.commit()
+        seconds = time.perf_counter() - start
+    results["rescore_worker_customers"] = queued
+    results["rescore_worker_customers_per_s"] = round(queued / seconds)
+    # Scoring inside each request instead (QUEUE_RESCORES=0, the default).
+    app.config["QUEUE_RESCORES"] = False
+    inline_total, inline_elapsed = post(range(batches, batches + max(2, batches // 4)))
+    results["ingest_inline_events_per_s"] = round(inline_total / inline_elapsed)
 
     # The same events from a file: `flask import-events`, 1,000 at a time.
     path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-events-{uuid.uuid4().hex[:6]}.csv"

@@ -72,6 +72,49 @@ def rescore_command(email: str | None) -> None:
         click.echo(f"{user.email}: rescored, {changed} customers' scores or reasons changed.")
 
 
+@click.command("rescore-worker")
+@with_appcontext
+@click.option("--once", is_flag=True, help="Score what is queued, then stop (for cron or tests).")
+@click.option("--batch", default=5000, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--idle", default=1.0, show_default=True, help="Seconds between looks when idle.")
+def rescore_worker_command(once: bool, batch: int, idle: float) -> None:
+    """Rescore the customers that bulk event ingestion queued (QUEUE_RESCORES=1).
+
+    Runs until SIGTERM or Ctrl-C, finishing the batch at hand first."""
+    import signal
+    import threading
+    import time
+
+    from sqlalchemy.exc import DBAPIError
+
+    from loyalty.extensions import db
+    from loyalty.services.rescore_queue import rescore_queued
+
+    stopping = threading.Event()
+    if not once:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stopping.set())
+    session = db.session
+    while not stopping.is_set():
+        started = time.perf_counter()
+        try:
+            claimed = rescore_queued(session, limit=batch)
+            session.commit()
+        except DBAPIError as error:  # e.g. a deadlock or a restart: the batch stays queued
+            session.rollback()
+            if once:
+                raise click.ClickException(f"Rescoring failed: {error.orig or error}") from error
+            current_app.logger.warning("rescore worker: %s; retrying", error.orig or error)
+            stopping.wait(idle)
+            continue
+        if claimed:
+            click.echo(f"Rescored {claimed} customers in {time.perf_counter() - started:.2f} s.")
+        if claimed < batch:
+            if once:
+                break
+            stopping.wait(idle)
+
+
 @click.command("import-customers")
 @with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -148,6 +191,7 @@ def import_events_command(file: Path, email: str, skip_invalid: bool) -> None:
     from loyalty.extensions import db
     from loyalty.services.accounts import find_account
     from loyalty.services.event_ingestion import ingest
+    from loyalty.services.rescore_queue import rescore_queued
 
     session = db.session
     account = find_account(session, email)
@@ -160,7 +204,9 @@ def import_events_command(file: Path, email: str, skip_invalid: bool) -> None:
         file_format = importing.detect_format(file.name, content[:4096])
         rows = importing.event_items(importing.read_table(io.BytesIO(content), file_format))
         while batch := list(itertools.islice(rows, 1000)):
-            result = ingest(session, account.id, {"events": [item for _n, item in batch]})
+            result = ingest(
+                session, account.id, {"events": [item for _n, item in batch]}, queue_rescores=True
+            )
             created += result["created"]
             failed += result["failed"]
             for outcome in result["results"]:
@@ -181,6 +227,9 @@ def import_events_command(file: Path, email: str, skip_invalid: bool) -> None:
             f"{failed} events have problems; nothing was imported "
             "(use --skip-invalid to keep the valid ones)."
         )
+    if not current_app.config["QUEUE_RESCORES"]:
+        # Each customer once, after every batch is in (not once per batch they appear in).
+        rescore_queued(session, limit=None, account_id=account.id)
     session.commit()
     click.echo(f"Imported {created} events, {failed} skipped.")
 
@@ -251,6 +300,7 @@ def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(db_cli)
     app.cli.add_command(rescore_command)
+    app.cli.add_command(rescore_worker_command)
     app.cli.add_command(import_customers_command)
     app.cli.add_command(import_events_command)
     app.cli.add_command(seed_command)

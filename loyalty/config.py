@@ -62,6 +62,8 @@ def load_config(instance_path: Path, environ: dict[str, str] | None = None) -> d
         "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024,
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "1") != "0",
+        # Bulk event ingestion leaves rescoring to `flask rescore-worker` (see Procfile).
+        "QUEUE_RESCORES": env.get("QUEUE_RESCORES", "0") != "0",
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "").rstrip("/"),
         "SMTP_HOST": env.get("SMTP_HOST", ""),
         "SMTP_PORT": int(env.get("SMTP_PORT", "587")),

@@ -383,6 +383,20 @@ class SegmentCount(AccountOwned, Base):
         return self.score_sum / self.scored if self.scored else None
 
 
+class RescoreQueueItem(Base):
+    """A customer whose events arrived in bulk and who waits for `flask rescore-worker`.
+
+    Written only with QUEUE_RESCORES=1 (see services/rescore_queue.py). Not account-scoped
+    like the rest: only the ingestion path and the worker touch it, both by account id.
+    """
+
+    __tablename__ = "rescore_queue"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class ScoreSnapshot(AccountOwned, Base):
     """One day's customer count and average churn risk, for trends on the dashboard."""
 

@@ -197,11 +197,16 @@ def _batch() -> dict:
 def _batch_result() -> dict:
     return {
         "type": "object",
-        "required": ["created", "failed", "customersCreated", "results"],
+        "required": ["created", "failed", "customersCreated", "scores", "results"],
         "properties": {
             "created": {"type": "integer"},
             "failed": {"type": "integer"},
             "customersCreated": {"type": "integer"},
+            "scores": {
+                "enum": ["updated", "queued"],
+                "description": "Whether the customers' churn scores were updated in this "
+                "request or queued for the rescore worker (QUEUE_RESCORES=1).",
+            },
             "results": {
                 "type": "array",
                 "items": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import JSON, DateTime, Integer, String
@@ -28,6 +29,13 @@ def ordered_id_prefix(now: datetime) -> int:
     random page of a large index for each row.
     """
     return (int(now.timestamp() * 1000) << 16) | (0x7 << 12) | secrets.randbits(12)
+
+
+def ordered_ids(now: datetime, count: int) -> list[uuid.UUID]:
+    """`count` new time-ordered ids (see `ordered_id_prefix`), in ascending order."""
+    high = ordered_id_prefix(now) << 64
+    low = (0b10 << 62) | (secrets.randbits(30) << 32)  # RFC 4122 variant, 30 random bits
+    return [uuid.UUID(int=high | low | n) for n in range(count)]
 
 
 class UTCDateTime(TypeDecorator):

@@ -31,6 +31,7 @@ from loyalty.models import (
     FeedbackSurvey,
     SurveyResponse,
 )
+from loyalty.services.copy_text import ESCAPES, NULL, escape
 from loyalty.services.scoring import record_snapshot
 from loyalty.services.segment_criteria import refresh_automatic_segments
 from loyalty.types import ordered_id_prefix, utcnow
@@ -356,10 +357,6 @@ def _chunk(plan: _Plan, first: int, last: int, copy_text: bool) -> dict:
     return rows
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_NULL = "\\N"
-
-
 _SMALL_JSON: dict[tuple, str] = {}
 
 
@@ -369,17 +366,17 @@ def _copy_json(value) -> str:
         key = tuple(value.items())
         text = _SMALL_JSON.get(key)
         if text is None:
-            text = _SMALL_JSON[key] = json.dumps(value).translate(_COPY_ESCAPES)
+            text = _SMALL_JSON[key] = json.dumps(value).translate(ESCAPES)
         return text
-    return json.dumps(value).translate(_COPY_ESCAPES)
+    return json.dumps(value).translate(ESCAPES)
 
 
 # How a value of each kind is written in COPY's text format.
 _COPY_FORMATS = {
     "id": lambda value: f"{value:032x}",
-    "text": lambda value: value.translate(_COPY_ESCAPES),
-    "time": lambda value: _NULL if value is None else value.isoformat(),
-    "number": lambda value: _NULL if value is None else str(value),
+    "text": escape,
+    "time": lambda value: NULL if value is None else value.isoformat(),
+    "number": lambda value: NULL if value is None else str(value),
     "json": _copy_json,
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
-from flask import Blueprint, Response, abort, jsonify, request, url_for
+from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
@@ -364,7 +364,9 @@ def ingest_events() -> Response:
         if replay is not None:
             return _stored(replay)
     data = _body()
-    result = event_ingestion.ingest(db.session, current_user.id, data)
+    result = event_ingestion.ingest(
+        db.session, current_user.id, data, queue_rescores=current_app.config["QUEUE_RESCORES"]
+    )
     status = 200 if result["failed"] else 201
     if key:
         stored = event_ingestion.remember(db.session, current_user.id, key, body, status, result)

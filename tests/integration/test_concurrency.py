@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,8 @@ from loyalty import create_app
 from loyalty.domain import importing
 from loyalty.extensions import db
 from loyalty.models import Customer
-from loyalty.services import accounts
+from loyalty.services import accounts, rescore_queue
+from loyalty.services.event_ingestion import ingest
 from loyalty.services.imports import import_records
 from tests.databases import scratch_database
 
@@ -216,3 +218,68 @@ def test_login_limits_hold_across_workers_with_a_shared_store(database):
             )
             statuses.append(answer.status_code)
     assert statuses == [422] * 10 + [429] * 6
+
+
+def test_an_event_committed_while_the_worker_scores_is_never_left_unscored(database):
+    """The rescore queue's locking (see services/rescore_queue.py), both ways round."""
+    url, account_id = database
+    app = create_app({"SECRET_KEY": "x", "DATABASE_URL": url, "QUEUE_RESCORES": True})
+    with app.app_context():
+        customer = Customer(
+            user_id=account_id,
+            external_customer_id="cus_1",
+            name="Ada",
+            email="ada@example.org",
+            signup_date=datetime(2025, 1, 1, tzinfo=UTC),
+        )
+        db.session.add(customer)
+        db.session.commit()
+        customer_id = customer.id
+    batch = {"events": [{"externalCustomerId": "cus_1", "eventType": "cancellation_request"}]}
+
+    def scores(session):
+        return session.scalar(select(Customer.churn_risk_score).where(Customer.id == customer_id))
+
+    with app.app_context():
+        ingesting, worker = db.new_session(), db.new_session()
+        try:
+            # 1. Already queued, and an ingestion is writing more events: the worker skips
+            # the customer until that ingestion commits, then scores the event.
+            rescore_queue.enqueue(worker, account_id, [customer_id])
+            worker.commit()
+            ingest(ingesting, account_id, batch, queue_rescores=True)  # not committed yet
+            assert rescore_queue.rescore_queued(worker) == 0
+            worker.commit()
+            ingesting.commit()
+            assert rescore_queue.rescore_queued(worker) == 1
+            worker.commit()
+            facts = worker.get(Customer, customer_id).churn_risk_facts
+            assert facts["cancellation_requests"] == 1 and scores(worker) is not None
+
+            # 2. The worker claimed the customer first: the ingestion waits for it to finish,
+            # then queues the customer again, so its events are scored on the next round.
+            ingest(ingesting, account_id, batch, queue_rescores=False)  # an event, scored
+            ingesting.commit()
+            rescore_queue.enqueue(worker, account_id, [customer_id])
+            worker.commit()
+            assert rescore_queue.rescore_queued(worker) == 1  # claimed, not committed
+            done = threading.Event()
+
+            def ingest_meanwhile():
+                with app.app_context():
+                    session = db.new_session()
+                    ingest(session, account_id, batch, queue_rescores=True)
+                    session.commit()
+                    session.close()
+                done.set()
+
+            thread = threading.Thread(target=ingest_meanwhile, daemon=True)
+            thread.start()
+            assert not done.wait(1.0)  # waiting for the worker's claim
+            worker.commit()
+            assert done.wait(30)
+            assert rescore_queue.waiting(worker, account_id)[0] == 1
+        finally:
+            ingesting.close()
+            worker.close()
+    app.extensions["db"].engine.dispose()
