@@ -270,7 +270,9 @@ class EngagementEvent(AccountOwned, Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The customer's account, copied for the account's indexes; the customer's own key
+    # already cascades, so this column has no foreign key to check on every event written.
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     event_type: Mapped[str] = mapped_column(String(50))
     event_date: Mapped[datetime] = mapped_column(UTCDateTime)
