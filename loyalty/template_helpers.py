@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from pathlib import Path
 
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app, g, url_for
 
 from loyalty.domain.bands import risk_band
 from loyalty.domain.scoring import event_type_label
@@ -57,6 +58,27 @@ def asset_url(filename: str) -> str:
     return url_for("static", filename=filename, v=version)
 
 
+_ID_PLACEHOLDER = uuid.UUID(int=0)
+
+
+def id_url(endpoint: str, **argument: uuid.UUID) -> str:
+    """`url_for(endpoint, some_id=an_id)` for the many rows of a table.
+
+    Werkzeug builds the endpoint's URL once per request, and each row only puts in its id:
+    a table row has three such links, and building them one by one took a quarter of the
+    time its rows take to render.
+    """
+    ((name, value),) = argument.items()
+    if not isinstance(value, uuid.UUID):
+        raise TypeError(f"id_url takes a UUID for {name}, not {type(value).__name__}")
+    built = g.setdefault("id_urls", {})
+    parts = built.get((endpoint, name))
+    if parts is None:
+        url = url_for(endpoint, **{name: _ID_PLACEHOLDER})
+        parts = built[(endpoint, name)] = url.split(str(_ID_PLACEHOLDER))
+    return f"{parts[0]}{value}{parts[1]}"
+
+
 def init_app(app: Flask) -> None:
     """Register the filters and globals."""
     app.add_template_filter(humanize_time, "ago")
@@ -64,6 +86,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(format_datetime, "datetime")
     app.add_template_filter(iso, "iso")
     app.add_template_global(asset_url)
+    app.add_template_global(id_url)
     app.add_template_filter(risk_band, "risk_band")
     app.add_template_filter(event_type_label, "event_label")
 

@@ -87,6 +87,25 @@ def _json_object_postgresql(element, compiler, **kw):
     return f"jsonb_build_object({compiler.process(element.clauses, **kw)})"
 
 
+class comma_list(FunctionElement):  # noqa: N801
+    """A text column's values joined by commas, in no set order, for values that cannot
+    hold a comma (tags): string_agg on PostgreSQL, group_concat on SQLite."""
+
+    type = String()
+    inherit_cache = True
+    name = "comma_list"
+
+
+@compiles(comma_list, "postgresql")
+def _comma_list_postgresql(element, compiler, **kw):
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(comma_list)
+def _comma_list_sqlite(element, compiler, **kw):
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
 class iso_timestamp(FunctionElement):  # noqa: N801
     """A UTC timestamp as ISO 8601 text with all six fraction digits, as Python's
     `isoformat(timespec="microseconds")` writes it: the same text from either database,
