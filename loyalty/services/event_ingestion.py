@@ -76,29 +76,23 @@ def remember(
 def _known_customers(
     session: Session, account_id: uuid.UUID, ids: list[str]
 ) -> dict[str, uuid.UUID]:
+    # Core, not the ORM: plain tuples back; the WHERE clause scopes it to the account.
+    customers = Customer.__table__.c
+    lookup = select(customers.external_customer_id, customers.id).where(
+        customers.user_id == account_id
+    )
     if session.get_bind().dialect.name == "postgresql":
-        # One array parameter: a thousand separate ones cost more to send and plan than
-        # the lookup itself.
-        # Core, not the ORM: plain tuples back. Scoped to the account by the WHERE clause.
-        customers = Customer.__table__.c
-        rows = session.connection().execute(
-            select(customers.external_customer_id, customers.id).where(
-                customers.user_id == account_id,
-                customers.external_customer_id
-                == any_(bindparam("ids", ids, type_=ARRAY(customers.external_customer_id.type))),
-            )
+        # One array parameter: a thousand separate ones cost more to send than the lookup.
+        wanted = bindparam("ids", ids, type_=ARRAY(customers.external_customer_id.type))
+        return dict(
+            session.connection()
+            .execute(lookup.where(customers.external_customer_id == any_(wanted)))
+            .all()
         )
-        return dict(rows.all())
     found: dict[str, uuid.UUID] = {}
     for start in range(0, len(ids), LOOKUP_CHUNK):
-        # Core, not the ORM: plain tuples back. Scoped to the account by the WHERE clause.
-        customers = Customer.__table__.c
-        rows = session.connection().execute(
-            select(customers.external_customer_id, customers.id).where(
-                Customer.user_id == account_id,
-                Customer.external_customer_id.in_(ids[start : start + LOOKUP_CHUNK]),
-            )
-        )
+        chunk = ids[start : start + LOOKUP_CHUNK]
+        rows = session.connection().execute(lookup.where(customers.external_customer_id.in_(chunk)))
         found.update(dict(rows.all()))
     return found
 

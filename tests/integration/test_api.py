@@ -313,6 +313,28 @@ def test_retried_batches_never_double_events(app, api):
     assert api.post("/api/events", json={"events": []}).status_code == 422
 
 
+def test_bulk_ingestion_never_reaches_another_accounts_customers(app, api):
+    with app.app_context():
+        other = factories.make_user(db.session)
+        theirs = factories.make_customer(db.session, other, external_customer_id="theirs_1")
+        db.session.commit()
+        their_id = theirs.id
+    batch = {
+        "createMissingCustomers": False,
+        "events": [{"externalCustomerId": "theirs_1", "eventType": "login"}],
+    }
+    body = api.post("/api/events", json=batch).json
+    assert body["created"] == 0
+    assert body["results"][0]["errors"] == {
+        "externalCustomerId": "No customer has this externalCustomerId."
+    }
+    # Asked to create it, the account gets a customer of its own with that id.
+    batch["events"][0]["customer"] = {"name": "Ours", "email": "ours@example.org"}
+    body = api.post("/api/events", json={**batch, "createMissingCustomers": True}).json
+    assert body["created"] == 1 and body["customersCreated"] == 1
+    assert events_of(app, str(their_id)) == 0
+
+
 def test_another_accounts_objects_are_404(app, api):
     with app.app_context():
         other = factories.make_user(db.session)
