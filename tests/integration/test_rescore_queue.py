@@ -6,7 +6,13 @@ import pytest
 from sqlalchemy import select
 
 from loyalty.extensions import db
-from loyalty.models import Customer, EngagementEvent, RescoreQueueItem
+from loyalty.models import (
+    Customer,
+    CustomerSegment,
+    CustomerSegmentMembership,
+    EngagementEvent,
+    RescoreQueueItem,
+)
 from loyalty.services import rescore_queue, scoring, tokens
 from tests import factories
 
@@ -175,3 +181,46 @@ def test_queued_events_keep_their_details_exactly(queued_app, account):
         ).one()
         assert event.details == details
         assert event.event_date.isoformat() == "2026-11-20T08:00:00+00:00"
+
+
+def test_the_worker_keeps_each_accounts_automatic_segments_to_its_own_customers(queued_app):
+    at_risk = {"match": "all", "rules": [{"field": "churn_risk", "op": "above", "value": 70.0}]}
+    with queued_app.app_context():
+        session = db.session
+        owners, segments, customers = [], [], []
+        for _ in range(2):
+            user = factories.make_user(session)
+            customer = factories.make_customer(
+                session, user, external_customer_id="cus_1", signup_date=factories.days_ago(200)
+            )
+            segment = CustomerSegment(
+                user_id=user.id, name="At risk", criteria=at_risk, is_automatic=True
+            )
+            session.add(segment)
+            owners.append(user.id)
+            customers.append(customer.id)
+            segments.append(segment)
+        session.flush()
+        segment_ids = [s.id for s in segments]
+        for owner, customer_id in zip(owners, customers, strict=True):
+            session.add_all(
+                EngagementEvent(
+                    user_id=owner,
+                    customer_id=customer_id,
+                    event_type=kind,
+                    event_date=factories.days_ago(days),
+                )
+                for kind, days in [("cancellation_request", 3), ("payment_failed", 2)]
+            )
+            rescore_queue.enqueue(session, owner, [customer_id])
+        session.commit()
+        assert rescore_queue.rescore_queued(session) == 2
+        session.commit()
+        for segment_id, customer_id in zip(segment_ids, customers, strict=True):
+            members = session.scalars(
+                select(CustomerSegmentMembership.customer_id).where(
+                    CustomerSegmentMembership.customer_segment_id == segment_id
+                )
+            ).all()
+            assert members == [customer_id]
+            assert session.get(Customer, customer_id).churn_risk_score >= 70
