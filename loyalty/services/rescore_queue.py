@@ -82,8 +82,8 @@ def rescore_queued(
         .returning(queue.c.user_id, queue.c.customer_id)
     ).all()
     by_account: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    for account_id, customer_id in rows:
-        by_account[account_id].append(customer_id)
+    for owner, customer_id in rows:
+        by_account[owner].append(customer_id)
     for owner, customer_ids in by_account.items():
         if len(customer_ids) >= WHOLE_ACCOUNT:
             rescore(session, owner)
