@@ -292,11 +292,26 @@ def _row_form(customer: Customer, formdata=None) -> CustomerForm:
     )
 
 
+def _row_segment() -> CustomerSegment | None:
+    """The segment whose member table the row is in (`?segment=`): its rows offer Remove
+    from the segment where the customer table offers Delete."""
+    try:
+        segment_id = uuid.UUID(request.args.get("segment", ""))
+    except ValueError:
+        return None
+    return get_or_404(CustomerSegment, segment_id)
+
+
 @bp.get("/<uuid:customer_id>/row")
 def row(customer_id: uuid.UUID) -> Response:
     """One table row as shown (cancel of an inline edit)."""
     customer = get_or_404(Customer, customer_id)
-    return fragment("customers/_row.html", url_for("customers.index"), customer=customer)
+    return fragment(
+        "customers/_row.html",
+        url_for("customers.index"),
+        customer=customer,
+        segment=_row_segment(),
+    )
 
 
 @bp.get("/<uuid:customer_id>/row/edit")
@@ -308,6 +323,7 @@ def row_edit(customer_id: uuid.UUID) -> Response:
         url_for("customers.edit", customer_id=customer_id),
         customer=customer,
         form=_row_form(customer),
+        segment=_row_segment(),
     )
 
 
@@ -332,13 +348,19 @@ def row_save(customer_id: uuid.UUID) -> Response:
             rescore(db.session, current_user.id, customer_ids=[customer.id])
             db.session.commit()
             notify(f"{customer.name} was saved.")
-            return fragment("customers/_row.html", url_for("customers.index"), customer=customer)
+            return fragment(
+                "customers/_row.html",
+                url_for("customers.index"),
+                customer=customer,
+                segment=_row_segment(),
+            )
     return fragment(
         "customers/_row_edit.html",
         url_for("customers.edit", customer_id=customer_id),
         status=status,
         customer=customer,
         form=form,
+        segment=_row_segment(),
     )
 
 

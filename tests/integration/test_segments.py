@@ -163,3 +163,41 @@ def test_cross_account_memberships_are_impossible(app, signed_in, user):
     signed_in.post(f"/segments/{my_segment}/members", data={"ids": str(theirs)})
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(CustomerSegmentMembership)) == 0
+
+
+def test_a_row_edited_on_the_segment_page_stays_a_member_row(app, signed_in, user):
+    """After an inline edit (or its cancel) a member's row still offers Remove, not Delete."""
+    [c] = make_customers(app, user, {"name": "Row", "external_customer_id": "row-1"})
+    segment_id = make_segment(app, user, "Loyal", members=[c])
+    page = signed_in.get(f"/segments/{segment_id}").text
+    edit_url = re.search(r'hx-get="(/customers/[0-9a-f-]+/row/edit[^"]*)"', page).group(1)
+    assert edit_url == f"/customers/{c}/row/edit?segment={segment_id}"
+    form = signed_in.get(edit_url, headers=HTMX).text
+    save_url = re.search(r'hx-post="([^"]+)"', form).group(1).replace("&amp;", "&")
+    cancel_url = re.search(r'hx-get="([^"]+)"', form).group(1).replace("&amp;", "&")
+    assert save_url == f"/customers/{c}/row?segment={segment_id}"
+
+    cancelled = signed_in.get(cancel_url, headers=HTMX).text
+    assert "Remove Row from Loyal" in cancelled and "Delete Row" not in cancelled
+    prefix = f"c-{c.hex[:12]}-"
+    fields = {"name": "Renamed", "email": "r@x.org", "external_customer_id": "row-1"}
+    data = {f"{prefix}{k}": v for k, v in fields.items()}
+    data |= {f"{prefix}signup_date": "2026-01-01", f"{prefix}tags": "", f"{prefix}version": "1"}
+    saved = signed_in.post(save_url, data=data, headers=HTMX)
+    assert saved.status_code == 200
+    assert "Remove Renamed from Loyal" in saved.text and "Delete Renamed" not in saved.text
+    # The customer table's own rows keep offering Delete.
+    plain = signed_in.get(f"/customers/{c}/row", headers=HTMX).text
+    assert "Delete Renamed" in plain and "Remove Renamed" not in plain
+
+
+def test_a_row_asking_for_another_accounts_segment_is_404(app, signed_in, user):
+    [c] = make_customers(app, user, {"name": "Mine"})
+    with app.app_context():
+        other = factories.make_user(db.session)
+        db.session.commit()
+    theirs = make_segment(app, other, "Theirs")
+    assert signed_in.get(f"/customers/{c}/row?segment={theirs}", headers=HTMX).status_code == 404
+    # An id that is not an id is no segment: the plain row.
+    plain = signed_in.get(f"/customers/{c}/row?segment=nope", headers=HTMX)
+    assert plain.status_code == 200 and "Delete Mine" in plain.text
