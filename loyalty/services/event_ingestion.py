@@ -230,7 +230,7 @@ def _insert_events(session: Session, rows: list[dict]) -> None:
         # Sent as multi-row INSERTs from one cached statement ("insertmanyvalues").
         session.execute(insert(EngagementEvent), rows)
         return
-    account = rows[0]["user_id"]  # one batch, one account, one time written
+    account = str(rows[0]["user_id"])  # one batch, one account, one time written
     written = rows[0]["created_at"].isoformat()
     lines = "".join(
         f"{row['id']}\t{account}\t{row['customer_id']}\t{escape(row['event_type'])}\t"
