@@ -81,3 +81,12 @@ def test_bulk_add_from_the_table_and_remove_a_member(signed_up):
     expect(table_names(page)).to_have_text(["Fay"])
     page.reload()
     expect(table_names(page)).to_have_text(["Fay"])
+
+    # An inline edit of a member's row keeps it a member row: Remove, not Delete.
+    page.get_by_role("button", name="Edit Fay").click()
+    members = page.locator("#customer-table tbody")
+    members.get_by_role("textbox", name="Name").fill("Fay Li")
+    members.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Fay Li was saved.")
+    expect(page.get_by_role("button", name="Remove Fay Li from Call list")).to_be_visible()
+    expect(page.get_by_role("button", name="Delete Fay Li")).to_have_count(0)
