@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, g, request, url_for
+from flask import Flask, Response, abort, current_app, g, request, url_for
 from flask_login import current_user
 
 from loyalty.db import scope_session_to_account
+from loyalty.domain.importing import NUL_MESSAGE
 from loyalty.extensions import csrf, db, login_manager
 from loyalty.partials import is_htmx, redirect_to
 from loyalty.services import accounts, tokens
@@ -97,6 +98,15 @@ def _authenticate_api_token() -> None:
     g.api_token = user is not None
 
 
+def _refuse_nul_characters() -> None:
+    """A query string or form field holding a NUL character is refused before anything
+    reads it: no text column can store one on PostgreSQL."""
+    for fields in (request.args, request.form):
+        for name, value in fields.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                abort(400, description=NUL_MESSAGE)
+
+
 def _scope_to_signed_in_account() -> None:
     if current_user.is_authenticated:
         scope_session_to_account(db.session, current_user.id)
@@ -140,6 +150,7 @@ def init_security(app: Flask) -> None:
     login_manager.session_protection = None  # the server-side session record does this job
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
+    app.before_request(_refuse_nul_characters)
     app.before_request(_authenticate_api_token)
     app.before_request(_check_csrf)
     app.before_request(_scope_to_signed_in_account)

@@ -398,12 +398,30 @@ def tags_to_add(current: Iterable[str], typed: str) -> tuple[str, ...]:
     return parse_tags(list(wanted))
 
 
+# PostgreSQL text cannot hold U+0000 (SQLite can): refused at every door, on both databases.
+NUL_MESSAGE = "Contains a NUL character (\\u0000), which text cannot hold."
+
+
+def contains_nul(value: object) -> bool:
+    """True when any text in a JSON-like value, keys included, holds a NUL character."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(item) for item in value)
+    return False
+
+
 def _text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, dict | list):
         raise ValueError("Expected text, not a nested object or list.")
-    return str(value).strip()
+    text = str(value)
+    if "\x00" in text:
+        raise ValueError(NUL_MESSAGE)
+    return text.strip()
 
 
 def validate_row(

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from loyalty.domain.api_input import InputError, customer_input, event_input
+from loyalty.domain.importing import NUL_MESSAGE, contains_nul
 from loyalty.models import Customer, EngagementEvent, IdempotencyKey
 from loyalty.services import rescore_queue
 from loyalty.services.copy_text import escape
@@ -128,6 +129,9 @@ def ingest(
                 "status": "failed",
                 "errors": {"": "Expected an object."},
             }
+            continue
+        if contains_nul(item):
+            results[index] = {"index": index, "status": "failed", "errors": {"": NUL_MESSAGE}}
             continue
         item = dict(item)
         external_id = item.pop("externalCustomerId", None)

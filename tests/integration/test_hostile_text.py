@@ -126,3 +126,90 @@ def test_import_headers_cells_and_json_keys_are_escaped_in_the_review(signed_in)
         assert refused.status_code == 422
         assert_escaped(refused.text, f"refused import of {filename}")
         assert "{{7*7}}" in review.text  # shown as typed, never evaluated
+
+
+# PostgreSQL text cannot hold U+0000; SQLite can. Every door refuses it, on both databases.
+NUL = "a\x00b"
+NUL_SAID = "Contains a NUL character (\\u0000), which text cannot hold."
+
+
+def test_nul_characters_in_json_are_a_422_and_write_nothing(app, user):
+    with app.app_context():
+        _row, secret = tokens.create_token(db.session, user.id, "nul")
+        customer = factories.make_customer(db.session, user, external_customer_id="cus_1")
+        db.session.commit()
+        customer_id = customer.id
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {secret}"}
+    bodies = [
+        ("post", "/api/customers", {"externalCustomerId": "n1", "name": NUL, "email": "n@x.org"}),
+        ("patch", f"/api/customers/{customer_id}", {"name": NUL}),
+        (
+            "post",
+            f"/api/customers/{customer_id}/events",
+            {"eventType": "note", "details": {NUL: 1}},
+        ),
+        (
+            "post",
+            "/api/events",
+            {
+                "events": [
+                    {"externalCustomerId": "cus_1", "eventType": "note", "details": {"t": NUL}}
+                ]
+            },
+        ),
+        ("post", "/api/events", {"events": [{"externalCustomerId": NUL, "eventType": "note"}]}),
+        ("post", "/api/segments", {"name": NUL}),
+    ]
+    for method, path, body in bodies:
+        response = getattr(api, method)(path, json=body, headers=headers)
+        assert response.status_code == 422, (path, response.text)
+        assert response.mimetype == "application/problem+json"
+        assert response.json["errors"] == {"": NUL_SAID}
+    with app.app_context():
+        assert db.session.query(EngagementEvent).count() == 0
+        assert db.session.get(type(customer), customer_id).name == customer.name
+
+
+def test_nul_characters_in_forms_and_query_strings_are_a_400(signed_in):
+    form = {
+        "name": NUL,
+        "email": "a@x.org",
+        "external_customer_id": "f1",
+        "signup_date": "2026-01-01",
+    }
+    page = signed_in.post("/customers/new", data=form)
+    assert page.status_code == 400
+    assert "Something in that request was off" in page.text
+    assert signed_in.get("/customers?q=a%00b").status_code == 400
+    api = signed_in.get("/api/customers?q=a%00b")
+    assert api.status_code == 400 and api.json["detail"] == NUL_SAID
+    assert signed_in.get("/customers").status_code == 200  # nothing was added
+    assert "No customers yet" in signed_in.get("/customers").text
+
+
+def test_nul_characters_in_an_imported_file_are_row_errors(signed_in):
+    """Past the first 4 KB (where a NUL byte marks a binary file) a NUL is a cell's problem."""
+    rows = [f"c{n},Person {n},p{n}@example.org" for n in range(200)]
+    rows[150] = f"c150,{NUL},p150@example.org"
+    url = upload(signed_in, "externalCustomerId,name,email\n" + "\n".join(rows) + "\n", "c.csv")
+    refused = signed_in.post(url, data={"mode": "all"}, headers=HTMX)
+    assert refused.status_code == 422
+    assert "which text cannot hold" in refused.text
+    assert "No customers yet" in signed_in.get("/customers").text
+
+
+def test_nul_characters_in_an_events_file_are_row_problems(app, user, tmp_path):
+    with app.app_context():
+        factories.make_customer(db.session, user, external_customer_id="cus_1")
+        db.session.commit()
+        email = user.email
+    path = tmp_path / "events.csv"
+    fine = "cus_1,note,fine enough\n" * 300  # past the first 4 KB, which must look like text
+    path.write_text(f"externalCustomerId,eventType,note\n{fine}cus_1,note,{NUL}\n")
+    result = app.test_cli_runner().invoke(args=["import-events", str(path), "--email", email])
+    assert result.exit_code != 0
+    assert "row 302" in result.output and "which text cannot hold" in result.output
+    assert "nothing was imported" in result.output
+    with app.app_context():
+        assert db.session.query(EngagementEvent).count() == 0

@@ -300,3 +300,12 @@ def test_any_file_gives_rows_or_a_clear_error_never_a_crash(content, filename):
     assert report.valid + report.rows_with_errors == report.total
     for record in imported:
         assert record.external_customer_id and record.name and "@" in record.email
+
+
+def test_nul_characters_are_found_anywhere_and_refused_in_cells():
+    assert importing.contains_nul({"a": [1, {"b": "x\x00"}]})
+    assert importing.contains_nul({"k\x00": 1})
+    assert not importing.contains_nul({"a": [1, 2.5, None, True, "text"]})
+    mapping = {"external_customer_id": "id", "name": "name", "email": "email"}
+    errors = importing.validate_row(2, {"id": "c1", "name": "A\x00", "email": "a@x.org"}, mapping)
+    assert [(e.field, e.message) for e in errors] == [("name", importing.NUL_MESSAGE)]
