@@ -153,9 +153,11 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[object, uuid.UUID] | None:
         ident = uuid.UUID(ident)
         if value is not None and sort in ("signup", "last_engagement"):
             value = datetime.fromisoformat(value)
+            if value.tzinfo is None:  # not one of ours: every timestamp we write has one
+                return None
         elif value is not None and sort == "risk":
             value = float(value)
-        elif value is not None and not isinstance(value, str):
+        elif value is not None and (not isinstance(value, str) or "\x00" in value):
             return None
     except (ValueError, TypeError):
         return None

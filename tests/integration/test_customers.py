@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import uuid
 from datetime import UTC, datetime
@@ -195,6 +197,13 @@ def test_a_forged_cursor_shows_an_empty_page_not_an_error(app, signed_in, owner)
     response = signed_in.get("/customers?after=not-a-cursor")
     assert response.status_code == 200
     assert names_in(response.text) == []
+    ident = "00000000-0000-0000-0000-000000000001"
+    for sort, value in [("name", "a\u0000b"), ("signup", "2026-01-01T00:00:00"), ("risk", [])]:
+        raw = json.dumps([value, ident]).encode()
+        cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        for path in ("/customers", "/api/customers"):  # an empty page, not a 500
+            response = signed_in.get(f"{path}?sort={sort}&after={cursor}")
+            assert response.status_code == 200, (sort, path)
 
 
 def test_table_runs_the_same_number_of_statements_for_5_or_50_rows(app, signed_in, owner):
