@@ -240,8 +240,8 @@ def vacuum(url: str) -> float:
 def checkpoint(url: str) -> None:
     """Write out what earlier phases left in shared buffers, so the next phase does not pay
     for it: without this a checkpoint of the seed's or the rescore's gigabyte of WAL can
-    fall in the middle of a measurement (ingestion measured 14,000 events/s in such a run
-    and 20,000 without). Needs superuser or pg_checkpoint; skipped without."""
+    fall in the middle of a measurement (ingestion measured 14,000 events/s in such a run,
+    18,000-20,000 in the others). Needs superuser or pg_checkpoint; skipped without."""
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
