@@ -92,6 +92,14 @@ def rescore_queued(
     return len(rows)
 
 
+def is_queued(session: Session, customer_id: uuid.UUID) -> bool:
+    """Whether the customer waits for the worker (events of theirs are not scored yet)."""
+    return (
+        session.scalar(select(queue.c.customer_id).where(queue.c.customer_id == customer_id))
+        is not None
+    )
+
+
 def waiting(session: Session, account_id: uuid.UUID | None = None) -> tuple[int, datetime | None]:
     """How many customers are queued (of one account, or of all) and since when."""
     statement = select(func.count(), func.min(queue.c.queued_at))

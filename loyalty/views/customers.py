@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from flask import Blueprint, Response, abort, request, url_for
+from flask import Blueprint, Response, abort, current_app, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
@@ -20,6 +20,7 @@ from loyalty.models import Customer, CustomerSegment, FeedbackSurvey
 from loyalty.partials import form_errors, fragment, notify, redirect_to, render, wants_fragment
 from loyalty.services import customers as customer_service
 from loyalty.services import events as event_service
+from loyalty.services import rescore_queue
 from loyalty.services import surveys as survey_service
 from loyalty.services.customer_query import (
     DEFAULT_DIRECTION,
@@ -224,6 +225,9 @@ def customer_panels(customer: Customer, event_form: EventForm | None = None) -> 
         "customer": customer,
         "factors": risk.factors if risk else (),
         "scored_at": scored_as_of(customer, current_user),
+        # With QUEUE_RESCORES, events sent in bulk are scored by the worker moments later.
+        "score_queued": current_app.config["QUEUE_RESCORES"]
+        and rescore_queue.is_queued(db.session, customer.id),
         "timeline": event_service.timeline(db.session, customer),
         "event_form": event_form or EventForm(formdata=None),
     }

@@ -224,3 +224,22 @@ def test_the_worker_keeps_each_accounts_automatic_segments_to_its_own_customers(
             ).all()
             assert members == [customer_id]
             assert session.get(Customer, customer_id).churn_risk_score >= 70
+
+
+def test_the_customer_page_says_when_new_events_wait_to_be_scored(queued_app):
+    with queued_app.app_context():
+        user = factories.make_user(db.session)
+        customer = factories.make_customer(db.session, user, external_customer_id="cus_1")
+        _row, secret = tokens.create_token(db.session, user.id, "tests")
+        db.session.commit()
+        email, customer_id = user.email, customer.id
+    browser = queued_app.test_client()
+    browser.post("/login", data={"email": email, "password": factories.DEFAULT_PASSWORD})
+    waiting_note = "new events are being scored"
+    assert waiting_note not in browser.get(f"/customers/{customer_id}").text
+    queued_app.test_client().post(
+        "/api/events", json={"events": TROUBLE}, headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert waiting_note in browser.get(f"/customers/{customer_id}").text
+    queued_app.test_cli_runner().invoke(args=["rescore-worker", "--once"])
+    assert waiting_note not in browser.get(f"/customers/{customer_id}").text
