@@ -385,6 +385,24 @@ class SegmentCount(AccountOwned, Base):
         return self.score_sum / self.scored if self.scored else None
 
 
+class SurveyCount(AccountOwned, Base):
+    """How many invitations a survey sent and how many answers it got.
+
+    Kept by database triggers on invitations and answers (migration 0013), so the survey
+    list reads one row per survey instead of counting them all.
+    """
+
+    __tablename__ = "survey_counts"
+
+    feedback_survey_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("feedback_surveys.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The survey's account, for account scoping; the survey's key already cascades.
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    invitations: Mapped[int] = mapped_column(Integer)
+    responses: Mapped[int] = mapped_column(Integer)
+
+
 class RescoreQueueItem(Base):
     """A customer whose events arrived in bulk and who waits for `flask rescore-worker`.
 

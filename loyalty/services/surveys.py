@@ -24,6 +24,7 @@ from loyalty.models import (
     CustomerSegmentMembership,
     EngagementEvent,
     FeedbackSurvey,
+    SurveyCount,
     SurveyInvitation,
     SurveyResponse,
     User,
@@ -82,25 +83,13 @@ class SurveyRow:
 
 
 def survey_list(session: Session) -> list[SurveyRow]:
-    """The account's surveys, newest first, with counts (three queries in all)."""
-    surveys = list(
-        session.scalars(select(FeedbackSurvey).order_by(FeedbackSurvey.created_at.desc()))
+    """The account's surveys, newest first, with the counts the database keeps."""
+    rows = session.execute(
+        select(FeedbackSurvey, SurveyCount.invitations, SurveyCount.responses)
+        .outerjoin(SurveyCount, SurveyCount.feedback_survey_id == FeedbackSurvey.id)
+        .order_by(FeedbackSurvey.created_at.desc())
     )
-    invited = dict(
-        session.execute(
-            select(SurveyInvitation.feedback_survey_id, func.count()).group_by(
-                SurveyInvitation.feedback_survey_id
-            )
-        ).all()
-    )
-    answered = dict(
-        session.execute(
-            select(SurveyResponse.feedback_survey_id, func.count()).group_by(
-                SurveyResponse.feedback_survey_id
-            )
-        ).all()
-    )
-    return [SurveyRow(s, invited.get(s.id, 0), answered.get(s.id, 0)) for s in surveys]
+    return [SurveyRow(survey, invited or 0, answered or 0) for survey, invited, answered in rows]
 
 
 def account_surveys(session: Session) -> list[FeedbackSurvey]:

@@ -6,18 +6,22 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
+from loyalty.db import scope_session_to_account
 from loyalty.domain.surveys import embed_signature
 from loyalty.extensions import db
 from loyalty.models import (
     Customer,
     EngagementEvent,
     FeedbackSurvey,
+    SurveyCount,
     SurveyInvitation,
     SurveyResponse,
     User,
 )
+from loyalty.services import customers as customer_service
+from loyalty.services import surveys as survey_service
 from loyalty.types import utcnow
 from tests import factories
 from tests.integration.test_segments import HTMX, make_customers, make_segment
@@ -434,3 +438,70 @@ def test_smtp_delivers_the_same_messages_when_configured(make_app, user, monkeyp
     [invitation] = invitations(app, survey_id)
     assert f"/s/{invitation.token}" in body
     assert invitation.delivered_at is not None
+
+
+def test_survey_counts_follow_every_way_invitations_and_answers_come_and_go(app, user):
+    """The survey list's counts are kept by the database: they follow invitations sent,
+    answers by link, by embed and in bulk, answers and customers deleted every way, and
+    surveys and accounts deleted."""
+    with app.app_context():
+        session = db.session
+        rival = factories.make_user(session)
+        people = [factories.make_customer(session, user) for _ in range(5)]
+        theirs = factories.make_customer(session, rival)
+        nps = FeedbackSurvey(user_id=user.id, title="NPS", kind="nps")
+        csat = FeedbackSurvey(user_id=user.id, title="CSAT", kind="satisfaction")
+        their_survey = FeedbackSurvey(user_id=rival.id, title="Theirs", kind="nps")
+        session.add_all([nps, csat, their_survey])
+        session.flush()
+
+        def check():
+            session.flush()
+            truth = {}
+            for model, slot in ((SurveyInvitation, 0), (SurveyResponse, 1)):
+                for survey_id, count in session.execute(
+                    select(model.feedback_survey_id, func.count()).group_by(
+                        model.feedback_survey_id
+                    )
+                ):
+                    truth.setdefault(survey_id, [0, 0])[slot] = count
+            kept = {
+                row.feedback_survey_id: [row.invitations, row.responses]
+                for row in session.scalars(select(SurveyCount))
+            }
+            assert {k: v for k, v in kept.items() if v != [0, 0]} == truth
+            scope_session_to_account(session, user.id)
+            listed = {
+                row.survey.title: (row.invited, row.answered)
+                for row in survey_service.survey_list(session)
+            }
+            scope_session_to_account(session, None)
+            return listed
+
+        assert check() == {"NPS": (0, 0), "CSAT": (0, 0)}
+        link = lambda token: f"/s/{token}"  # noqa: E731
+        survey_service.send_survey(session, nps, [p.id for p in people], link_for=link)
+        survey_service.send_survey(session, csat, [p.id for p in people[:2]], link_for=link)
+        survey_service.send_survey(session, their_survey, [theirs.id], link_for=link)
+        assert check() == {"NPS": (5, 0), "CSAT": (2, 0)}
+        invitations = session.scalars(
+            select(SurveyInvitation).where(SurveyInvitation.feedback_survey_id == nps.id)
+        ).all()
+        for invitation in invitations[:3]:
+            survey_service.answer_invitation(session, invitation, {"kind": "nps", "score": 9})
+        survey_service.answer_embedded(
+            session, csat, people[4], {"kind": "satisfaction", "score": 2}
+        )
+        assert check() == {"NPS": (5, 3), "CSAT": (2, 1)}
+        answer = session.scalars(
+            select(SurveyResponse).where(SurveyResponse.feedback_survey_id == nps.id)
+        ).first()
+        session.delete(answer)  # an answer deleted (the API's DELETE /api/responses/<id>)
+        assert check() == {"NPS": (5, 2), "CSAT": (2, 1)}
+        customer_service.delete_customers(session, [people[0].id, people[1].id])
+        session.execute(delete(Customer).where(Customer.id == people[4].id))
+        check()
+        session.delete(csat)
+        session.delete(session.get(User, rival.id))
+        assert set(check()) == {"NPS"}
+        assert session.get(SurveyCount, csat.id) is None
