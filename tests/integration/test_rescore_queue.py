@@ -243,3 +243,18 @@ def test_the_customer_page_says_when_new_events_wait_to_be_scored(queued_app):
     assert waiting_note in browser.get(f"/customers/{customer_id}").text
     queued_app.test_cli_runner().invoke(args=["rescore-worker", "--once"])
     assert waiting_note not in browser.get(f"/customers/{customer_id}").text
+
+
+def test_many_queued_customers_of_one_account_take_one_pass_over_it(queued_app, monkeypatch):
+    monkeypatch.setattr(rescore_queue, "WHOLE_ACCOUNT", 3)
+    with queued_app.app_context():
+        session = db.session
+        user = factories.make_user(session)
+        customers = [factories.make_customer(session, user) for _ in range(4)]
+        rescore_queue.enqueue(session, user.id, [c.id for c in customers[:3]])
+        session.commit()
+        assert rescore_queue.rescore_queued(session, limit=None, account_id=user.id) == 3
+        session.commit()
+        # The whole account was rescored (the fourth customer too) and the pass recorded.
+        assert all(session.get(Customer, c.id).churn_scored_at for c in customers)
+        assert session.get(type(user), user.id).scores_refreshed_at is not None
