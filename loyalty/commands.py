@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import itertools
+import signal
+import threading
+import time
 from pathlib import Path
 
 import click
@@ -81,10 +84,6 @@ def rescore_worker_command(once: bool, batch: int, idle: float) -> None:
     """Rescore the customers that bulk event ingestion queued (QUEUE_RESCORES=1).
 
     Runs until SIGTERM or Ctrl-C, finishing the batch at hand first."""
-    import signal
-    import threading
-    import time
-
     from sqlalchemy.exc import DBAPIError
 
     from loyalty.extensions import db

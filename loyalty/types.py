@@ -31,11 +31,17 @@ def ordered_id_prefix(now: datetime) -> int:
     return (int(now.timestamp() * 1000) << 16) | (0x7 << 12) | secrets.randbits(12)
 
 
+def ordered_batch_prefix(now: datetime) -> int:
+    """The high 96 bits of one batch's time-ordered ids: `ordered_id_prefix`, the RFC 4122
+    variant and 30 random bits (two batches in the same millisecond stay apart); the low
+    32 bits count the batch's rows."""
+    return (ordered_id_prefix(now) << 32) | (0b10 << 30) | secrets.randbits(30)
+
+
 def ordered_ids(now: datetime, count: int) -> list[uuid.UUID]:
-    """`count` new time-ordered ids (see `ordered_id_prefix`), in ascending order."""
-    high = ordered_id_prefix(now) << 64
-    low = (0b10 << 62) | (secrets.randbits(30) << 32)  # RFC 4122 variant, 30 random bits
-    return [uuid.UUID(int=high | low | n) for n in range(count)]
+    """`count` new time-ordered ids (see `ordered_batch_prefix`), in ascending order."""
+    high = ordered_batch_prefix(now) << 32
+    return [uuid.UUID(int=high | n) for n in range(count)]
 
 
 class UTCDateTime(TypeDecorator):

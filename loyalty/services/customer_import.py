@@ -9,7 +9,6 @@ killed process) before that leaves the account as it was.
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.models import Customer, CustomerTag
 from loyalty.services.scoring import first_score
-from loyalty.types import ordered_id_prefix, utcnow
+from loyalty.types import ordered_batch_prefix, utcnow
 
 BATCH_SIZE = 1000
 
@@ -204,12 +203,10 @@ def apply_staged(
 def _id_prefix(now: datetime) -> str:
     """The first 24 hex digits of the new customers' ids; SQL appends a row counter.
 
-    Time-ordered ids (see `ordered_id_prefix`) keep the primary key, and the tags' and events'
-    indexes on customer ids, appending; 30 random bits keep two imports in the same
-    millisecond apart.
+    Time-ordered ids (see `ordered_batch_prefix`) keep the primary key, and the tags' and
+    events' indexes on customer ids, appending.
     """
-    high = (ordered_id_prefix(now) << 32) | (0b10 << 30) | secrets.randbits(30)
-    return f"{high:024x}"
+    return f"{ordered_batch_prefix(now):024x}"
 
 
 def _upsert_postgresql(

@@ -180,7 +180,8 @@ def _beyond(sort: str, ascending: bool, value: object, ident: uuid.UUID):
     return tuple_(column, Customer.id) < tuple_(value, ident)
 
 
-def _ordered(statement: Select, sort: str, ascending: bool) -> Select:
+def ordered(statement: Select, sort: str, ascending: bool) -> Select:
+    """The table's order for `sort` (ties broken by id), which its indexes read in order."""
     column = SORTABLE[sort]
     if ascending:
         return statement.order_by(column.asc().nulls_last(), Customer.id.asc())
@@ -221,7 +222,7 @@ def customer_page(session: Session, query: CustomerQuery) -> CustomerPage:
         else:
             # Going back: walk the opposite order from the cursor, then flip the page.
             statement = statement.where(_beyond(sort, ascending != backwards, *cursor))
-    statement = _ordered(statement, sort, ascending != backwards).limit(query.page_size + 1)
+    statement = ordered(statement, sort, ascending != backwards).limit(query.page_size + 1)
     found = session.execute(statement).all()
 
     has_more = len(found) > query.page_size
@@ -254,7 +255,7 @@ def customer_page(session: Session, query: CustomerQuery) -> CustomerPage:
 
 def all_matching(session: Session, filters: CustomerFilters, sort: str, direction: Direction):
     """Every matching customer in order, streamed in batches (for exports)."""
-    statement = _ordered(
+    statement = ordered(
         filtered(select(Customer).options(selectinload(Customer.tags)), filters),
         sort,
         direction == "asc",

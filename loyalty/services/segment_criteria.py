@@ -28,6 +28,7 @@ from loyalty.models import (
     EngagementEvent,
     SurveyResponse,
 )
+from loyalty.services.customer_query import DEFAULT_DIRECTION, DEFAULT_SORT, ordered
 from loyalty.services.customers import add_matching_to_segment
 from loyalty.types import utcnow
 
@@ -153,12 +154,10 @@ def preview(
     total = session.scalar(select(func.count()).select_from(Customer).where(condition)) or 0
     if not total:
         return 0, []
-    first = session.scalars(
-        select(Customer)
-        .where(condition)
-        .order_by(Customer.churn_risk_score.desc().nulls_first(), Customer.id.desc())
-        .limit(limit)
+    default_order = ordered(
+        select(Customer).where(condition), DEFAULT_SORT, ascending=DEFAULT_DIRECTION == "asc"
     )
+    first = session.scalars(default_order.limit(limit))
     return total, list(first)
 
 
