@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections import namedtuple
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
@@ -89,11 +91,26 @@ class CustomerQuery:
         return replace(self, after="", before="")
 
 
+# What a row of the customer table shows. The table reads these columns as plain rows
+# (attribute access by the same names), not as whole customers: building ORM objects took
+# more time than the query itself.
+TABLE_COLUMNS = (
+    Customer.id,
+    Customer.name,
+    Customer.email,
+    Customer.external_customer_id,
+    Customer.signup_date,
+    Customer.last_engagement_date,
+    Customer.churn_risk_score,
+)
+TableRow = namedtuple("TableRow", [column.key for column in TABLE_COLUMNS])
+
+
 @dataclass(frozen=True)
 class CustomerPage:
     """One page of customers and how to reach its neighbours."""
 
-    customers: list[Customer]
+    customers: Sequence  # whole Customers, or rows of TABLE_COLUMNS (see customer_page)
     tags: dict[uuid.UUID, list[str]]  # each customer's tag names, sorted
     next_cursor: str
     previous_cursor: str
@@ -199,8 +216,11 @@ def account_customer_count(session: Session) -> int:
     return session.scalar(select(func.coalesce(func.sum(ScoreCount.customers), 0))) or 0
 
 
-def customer_page(session: Session, query: CustomerQuery) -> CustomerPage:
-    """One page of the list, found by keyset (fast at any depth), with a capped count."""
+def customer_page(session: Session, query: CustomerQuery, whole: bool = False) -> CustomerPage:
+    """One page of the list, found by keyset (fast at any depth), with a capped count.
+
+    Its customers are rows of TABLE_COLUMNS, or whole Customer objects when `whole`.
+    """
     sort = query.sort if query.sort in SORTABLE else DEFAULT_SORT
     ascending = query.direction == "asc"
     # Tags come as one text column of the same query (not as related objects: loading
@@ -210,9 +230,10 @@ def customer_page(session: Session, query: CustomerQuery) -> CustomerPage:
         .where(CustomerTag.customer_id == Customer.id)
         .scalar_subquery()
     )
-    statement = filtered(
-        select(Customer, tag_names).options(raiseload(Customer.tags)), query.filters
-    )
+    shown = select(Customer, tag_names).options(raiseload(Customer.tags))
+    if not whole:
+        shown = select(*TABLE_COLUMNS, tag_names)
+    statement = filtered(shown, query.filters)
 
     backwards = bool(query.before) and not query.after
     cursor = _decode_cursor(query.before if backwards else query.after, sort)
@@ -229,8 +250,9 @@ def customer_page(session: Session, query: CustomerQuery) -> CustomerPage:
     found = found[: query.page_size]
     if backwards:
         found.reverse()
-    rows = [customer for customer, _tags in found]
-    tags = {customer.id: sorted(names.split(",")) if names else [] for customer, names in found}
+    rows = [row[0] for row in found] if whole else [TableRow(*row[:-1]) for row in found]
+    names = (row[-1] for row in found)  # the tags, last in each row
+    tags = {row.id: sorted(n.split(",")) if n else [] for row, n in zip(rows, names, strict=True)}
     at_start = not (query.after or query.before) or (backwards and not has_more)
     at_end = not has_more and not backwards
 

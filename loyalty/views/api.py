@@ -198,7 +198,7 @@ def list_customers() -> Response:
 
 def _customer_listing(query) -> Response:
     """A page of customers as the API lists them (the customer list and segment members)."""
-    page = customer_page(db.session, query)
+    page = customer_page(db.session, query, whole=True)
     return _listing(
         [customer_json(c, page.tags[c.id]) for c in page.customers],
         page.next_cursor,
