@@ -28,6 +28,8 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch):
         "import_reimport_s",
         "import_bare_copy_s",
         "import_ratio_to_copy",
+        "import_bare_sql_s",
+        "import_ratio_to_bare_sql",
         "rescore_s",
         "rescore_bare_update_s",
         "rescore_ratio_to_bare",
