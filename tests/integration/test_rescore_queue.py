@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from loyalty.extensions import db
 from loyalty.models import (
@@ -14,6 +16,7 @@ from loyalty.models import (
     RescoreQueueItem,
 )
 from loyalty.services import rescore_queue, scoring, tokens
+from loyalty.types import utcnow
 from tests import factories
 
 
@@ -99,6 +102,24 @@ def test_a_customer_is_queued_once_and_keeps_their_place(queued_app, account):
         rows = db.session.execute(select(RescoreQueueItem.customer_id, RescoreQueueItem.queued_at))
         assert rows.all() == [(customer_id, first)]
         assert rescore_queue.waiting(db.session) == (1, first)
+
+
+def test_readyz_tells_monitoring_how_far_the_worker_is_behind(queued_app, account, make_app):
+    customer_id, headers = account
+    client = queued_app.test_client()
+    assert client.get("/readyz").json["rescore_queue"] == {"waiting": 0, "oldest_seconds": 0}
+    client.post("/api/events", json={"events": TROUBLE}, headers=headers)
+    with queued_app.app_context():  # queued ten minutes ago, and not yet scored
+        db.session.execute(
+            update(RescoreQueueItem).values(queued_at=utcnow() - timedelta(minutes=10))
+        )
+        db.session.commit()
+    response = client.get("/readyz")
+    assert response.status_code == 200  # a backlog is for alerts: serving goes on
+    assert response.json["rescore_queue"]["waiting"] == 1
+    assert 590 <= response.json["rescore_queue"]["oldest_seconds"] <= 700
+    # Without the setting there is no queue to report.
+    assert "rescore_queue" not in make_app().test_client().get("/readyz").json
 
 
 def test_the_worker_takes_batches_oldest_first_and_skips_deleted_customers(queued_app):
