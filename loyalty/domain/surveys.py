@@ -129,9 +129,13 @@ class SatisfactionSummary:
 
 def satisfaction_summary(scores: Iterable[int]) -> SatisfactionSummary:
     """Summarise satisfaction answers (1-5)."""
-    distribution = dict.fromkeys(range(1, 6), 0)
-    for score in scores:
-        distribution[score] += 1
+    return satisfaction_from_counts(Counter(scores))
+
+
+def satisfaction_from_counts(answers: Mapping[int, int]) -> SatisfactionSummary:
+    """Summarise satisfaction answers given as {score: how many answered it}; scores
+    outside 1-5 are not counted."""
+    distribution = {score: answers.get(score, 0) for score in range(1, 6)}
     count = sum(distribution.values())
     total = sum(score * n for score, n in distribution.items())
     return SatisfactionSummary(
@@ -150,6 +154,14 @@ class WeekPoint:
     value: float | None
 
 
+def trend_start(now: datetime, weeks: int) -> datetime:
+    """Monday 00:00 (UTC) of the first of the last `weeks` weeks, this one included."""
+    monday = (now - timedelta(days=now.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    return monday - timedelta(weeks=weeks - 1)
+
+
 def weekly_trend(
     kind: str, answers: Iterable[tuple[str, int | None, datetime]], now: datetime, weeks: int
 ) -> list[WeekPoint]:
@@ -158,23 +170,32 @@ def weekly_trend(
     `answers` are (kind, score, submitted at); a week's value is its NPS for an NPS survey,
     its average for a satisfaction survey, None for text or an empty week.
     """
-    week_zero = (now - timedelta(days=now.weekday())).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    ) - timedelta(weeks=weeks - 1)
-    buckets: list[list[int | None]] = [[] for _ in range(weeks)]
-    for answer_kind, score, at in answers:
-        index = (at - week_zero).days // 7
-        if 0 <= index < weeks:
-            buckets[index].append(score if answer_kind == kind else None)
+    start = trend_start(now, weeks)
+    counts = Counter(
+        (answer_kind, score, (at - start).days // 7) for answer_kind, score, at in answers
+    )
+    return weekly_trend_from_counts(kind, counts, start, weeks)
+
+
+def weekly_trend_from_counts(
+    kind: str, counts: Mapping[tuple[str, int | None, int], int], start: datetime, weeks: int
+) -> list[WeekPoint]:
+    """`weekly_trend` from {(answer kind, score, week number from `start`): answers}."""
+    answered = [0] * weeks
+    scores: list[Counter] = [Counter() for _ in range(weeks)]
+    for (answer_kind, score, week), n in counts.items():
+        if 0 <= week < weeks:
+            answered[week] += n
+            if answer_kind == kind and score is not None:
+                scores[week][score] += n
     points = []
-    for i, bucket in enumerate(buckets):
-        values = [s for s in bucket if s is not None]
+    for week in range(weeks):
         value = None
-        if values and kind == "nps":
-            value = nps_summary(values).score
-        elif values and kind == "satisfaction":
-            value = satisfaction_summary(v for v in values if 1 <= v <= 5).average
-        points.append(WeekPoint(week_zero + timedelta(weeks=i), len(bucket), value))
+        if scores[week] and kind == "nps":
+            value = nps_from_counts(scores[week]).score
+        elif scores[week] and kind == "satisfaction":
+            value = satisfaction_from_counts(scores[week]).average
+        points.append(WeekPoint(start + timedelta(weeks=week), answered[week], value))
     return points
 
 

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from loyalty.domain.surveys import (
     NpsSummary,
     SatisfactionSummary,
     WeekPoint,
-    nps_summary,
-    satisfaction_summary,
-    weekly_trend,
+    nps_from_counts,
+    satisfaction_from_counts,
+    trend_start,
+    weekly_trend_from_counts,
 )
 from loyalty.models import (
     Customer,
@@ -426,20 +428,42 @@ def survey_results(
         in_segment(invitations, SurveyInvitation.customer_id)
     ).one()
 
+    # The answers are counted in the database, by kind, score and week of the trend (None
+    # outside it): a few dozen rows, however many answers there are.
     kind = SurveyResponse.response["kind"].as_string()
     score = SurveyResponse.response["score"].as_integer()
-    answers = select(kind, score, SurveyResponse.submitted_at).where(
-        SurveyResponse.feedback_survey_id == survey.id
+    start = trend_start(utcnow(), TREND_WEEKS)
+    submitted = SurveyResponse.submitted_at
+    week = case(
+        (submitted >= start + timedelta(weeks=TREND_WEEKS), None),
+        *((submitted >= start + timedelta(weeks=n), n) for n in reversed(range(TREND_WEEKS))),
+        else_=None,
     )
-    rows = session.execute(in_segment(answers, SurveyResponse.customer_id)).all()
-    scored = [(k, s, at) for k, s, at in rows if s is not None]
-    nps = nps_summary(s for k, s, _ in scored if k == "nps") if survey.kind == "nps" else None
+    answers = (
+        select(
+            kind.label("answer_kind"),
+            score.label("answer_score"),
+            week.label("answer_week"),
+            func.count(),
+        )
+        .where(SurveyResponse.feedback_survey_id == survey.id)
+        .group_by("answer_kind", "answer_score", "answer_week")
+    )
+    counts = session.execute(in_segment(answers, SurveyResponse.customer_id)).all()
+    scores: dict[str, Counter] = {"nps": Counter(), "satisfaction": Counter()}
+    for answer_kind, answer_score, _week, n in counts:
+        if answer_kind in scores and answer_score is not None:
+            scores[answer_kind][answer_score] += n
+    nps = nps_from_counts(scores["nps"]) if survey.kind == "nps" else None
     satisfaction = (
-        satisfaction_summary(s for k, s, _ in scored if k == "satisfaction" and 1 <= s <= 5)
-        if survey.kind == "satisfaction"
-        else None
+        satisfaction_from_counts(scores["satisfaction"]) if survey.kind == "satisfaction" else None
     )
-    weeks = weekly_trend(survey.kind, rows, utcnow(), TREND_WEEKS)
+    weeks = weekly_trend_from_counts(
+        survey.kind,
+        {(k, sc, w): n for k, sc, w, n in counts if w is not None},
+        start,
+        TREND_WEEKS,
+    )
 
     comment = SurveyResponse.response["comment"].as_string()
     latest = select(Customer.id, Customer.name, score, comment, SurveyResponse.submitted_at).join(
@@ -458,7 +482,7 @@ def survey_results(
     return SurveyResults(
         invited=invited,
         answered_links=answered_links,
-        responses=len(rows),
+        responses=sum(n for *_key, n in counts),
         nps=nps,
         satisfaction=satisfaction,
         weeks=weeks,

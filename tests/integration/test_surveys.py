@@ -225,6 +225,57 @@ def test_results_for_one_segment(app, signed_in, user):
     assert re.search(r'id="response-count"[^>]*>1<', fans)
 
 
+def test_results_count_every_answer_and_trend_the_last_weeks(app, signed_in, user):
+    """The totals take every answer, the weekly table only recent ones, each week its own NPS."""
+    customers = make_customers(app, user, *({"name": f"Customer {n}"} for n in range(6)))
+    survey_id = make_survey(app, user)
+    now = utcnow()
+    this_monday = (now - timedelta(days=now.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    answers = [
+        ({"kind": "nps", "score": 10}, this_monday + timedelta(minutes=1)),
+        ({"kind": "nps", "score": 3}, this_monday + timedelta(minutes=2)),
+        ({"kind": "nps", "score": 9}, this_monday - timedelta(minutes=1)),  # last week
+        ({"kind": "nps", "score": 8}, this_monday - timedelta(weeks=3)),
+        ({"kind": "nps", "score": 0}, now - timedelta(days=200)),  # before the trend
+        # Answered while the survey asked for free text: counted, but no score.
+        ({"kind": "text"}, this_monday - timedelta(days=1)),
+    ]
+    with app.app_context():
+        for customer_id, (response, at) in zip(customers, answers, strict=True):
+            db.session.add(
+                SurveyResponse(
+                    user_id=user.id,
+                    customer_id=customer_id,
+                    feedback_survey_id=survey_id,
+                    response={**response, "comment": ""},
+                    submitted_at=at,
+                )
+            )
+        db.session.commit()
+    page = signed_in.get(f"/surveys/{survey_id}").text
+    assert re.search(r'id="response-count"[^>]*>6<', page)
+    # 2 promoters, 1 passive, 2 detractors of 5 scores: 0.
+    assert re.search(r'id="nps-score"[^>]*>0<', page)
+    assert "Promoters (9–10): 2 (40%)" in page and "Detractors (0–6): 2 (40%)" in page
+    weeks = re.findall(
+        r'<tr class="border-t border-slate-100"><td class="py-1">([^<]+)</td>'
+        r'<td class="tabular-nums">(\d+)</td><td class="tabular-nums">([^<]+)</td>',
+        page,
+    )
+    assert len(weeks) == 12
+    # Oldest first: three weeks ago one passive (NPS 0), last week a promoter and the text
+    # answer (NPS 100 from the one score), this week a promoter and a detractor (NPS 0).
+    assert [(n, value) for _start, n, value in weeks[-4:]] == [
+        ("1", "0"),
+        ("0", "—"),
+        ("2", "100"),
+        ("2", "0"),
+    ]
+    assert sum(int(n) for _start, n, _value in weeks) == 5
+
+
 def test_satisfaction_results(app, signed_in, user, pat):
     survey_id = make_survey(app, user, kind="satisfaction", question="Happy?")
     signed_in.post("/surveys/send", data={"survey": str(survey_id), "customer": str(pat)})

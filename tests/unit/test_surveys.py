@@ -10,6 +10,7 @@ from loyalty.domain.surveys import (
     nps_category,
     nps_summary,
     parse_answer,
+    satisfaction_from_counts,
     satisfaction_summary,
     signature_matches,
 )
@@ -103,6 +104,12 @@ def test_satisfaction_summary():
     assert summary.average == 3.5
     assert summary.distribution == {1: 1, 2: 0, 3: 0, 4: 2, 5: 1}
     assert satisfaction_summary([]).average is None
+
+
+def test_satisfaction_from_counts_leaves_out_scores_off_the_scale():
+    summary = satisfaction_from_counts({5: 2, 3: 1, 9: 4, 0: 1})
+    assert (summary.count, summary.average) == (3, 4.33)
+    assert summary.distribution == {1: 0, 2: 0, 3: 1, 4: 0, 5: 2}
 
 
 def test_embed_signature_is_hmac_sha256_of_survey_and_customer():
