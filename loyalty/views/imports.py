@@ -118,13 +118,13 @@ def run(upload_id: uuid.UUID) -> Response:
 def _export_rows(session, query):
     """The view's customers as export rows, read in batches; closes `session` when done."""
     try:
-        for c in all_matching(session, query.filters, query.sort, query.direction):
+        for c, tags in all_matching(session, query.filters, query.sort, query.direction):
             yield {
                 "externalCustomerId": c.external_customer_id,
                 "name": c.name,
                 "email": c.email,
                 "signupDate": c.signup_date.isoformat(),
-                "tags": [t.tag for t in c.tags],
+                "tags": tags,
                 "churnRiskScore": c.churn_risk_score,
                 "lastEngagementDate": c.last_engagement_date.isoformat()
                 if c.last_engagement_date

@@ -270,7 +270,10 @@ def test_export_the_filtered_view_as_csv_and_json(app, signed_in, user):
             db.session, user, name="=HYPERLINK(1)", churn_risk_score=80.0, external_customer_id="e1"
         )
         evil.tags.append(CustomerTag(tag="vip", user_id=user.id))
+        evil.tags.append(CustomerTag(tag="at-risk", user_id=user.id))
         factories.make_customer(db.session, user, name="Calm", churn_risk_score=10.0)
+        stranger = factories.make_user(db.session, email="stranger@example.com")
+        factories.make_customer(db.session, stranger, name="Not yours", churn_risk_score=90.0)
         db.session.commit()
     response = signed_in.get("/customers/export.csv?band=high")
     assert response.status_code == 200
@@ -278,12 +281,13 @@ def test_export_the_filtered_view_as_csv_and_json(app, signed_in, user):
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [r["name"] for r in rows] == ["'=HYPERLINK(1)"]
-    assert rows[0]["tags"] == "vip"
+    assert rows[0]["tags"] == "at-risk, vip"
     assert rows[0]["churnRiskScore"] == "80"
 
     data = json.loads(signed_in.get("/customers/export.json?sort=name&dir=asc").text)
     assert [c["name"] for c in data] == ["=HYPERLINK(1)", "Calm"]
     assert data[0].keys() >= {"externalCustomerId", "signupDate", "churnRiskScore", "tags"}
+    assert data[0]["tags"] == ["at-risk", "vip"] and data[1]["tags"] == []
 
 
 def test_import_customers_command(app, runner, user, tmp_path):
