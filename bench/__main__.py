@@ -375,6 +375,14 @@ def bench_pages(app, account_id, email: str, results: dict, runs: int) -> None:
         }
     results["pages"] = figures
 
+    # The whole account as a download, streamed as a browser would read it.
+    start = time.perf_counter()
+    download = client.get("/customers/export.csv", buffered=False)
+    lines = sum(chunk.count(b"\n") for chunk in download.response)
+    results["export_csv_s"] = round(time.perf_counter() - start, 2)
+    if download.status_code != 200 or lines != results["customers"] + 1:
+        raise SystemExit(f"the export answered {download.status_code} with {lines} lines")
+
 
 def bench_ingestion(app, account_id, results: dict, batches: int) -> None:
     with app.app_context():

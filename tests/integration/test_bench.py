@@ -41,6 +41,7 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch):
         "rescore_worker_customers_per_s",
         "file_events_per_s",
         "web_import_s",
+        "export_csv_s",
         "worker_rss_peak_import_mb",
     ):
         assert results[figure] > 0, figure
