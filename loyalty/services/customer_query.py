@@ -224,8 +224,9 @@ def customer_page(session: Session, query: CustomerQuery, whole: bool = False) -
     """
     sort = query.sort if query.sort in SORTABLE else DEFAULT_SORT
     ascending = query.direction == "asc"
-    shown = select(Customer, _tag_names()).options(raiseload(Customer.tags))
-    if not whole:
+    if whole:
+        shown = select(Customer, _tag_names()).options(raiseload(Customer.tags))
+    else:
         shown = select(*TABLE_COLUMNS, _tag_names())
     statement = filtered(shown, query.filters)
 
