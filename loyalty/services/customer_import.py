@@ -20,6 +20,7 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from loyalty.models import Customer, CustomerTag
+from loyalty.services.bulk import copy_from_stdin
 from loyalty.services.scoring import first_score
 from loyalty.types import ordered_batch_prefix, utcnow
 
@@ -148,10 +149,10 @@ def stage_customers(session: Session, rows: Iterable[CustomerRow]) -> int:
     connection.execute(text(_PG_STAGE))
     connection.execute(text("TRUNCATE customer_import_stage"))
     staged = 0
-    cursor = connection.connection.driver_connection.cursor()
-    with cursor.copy(
+    with copy_from_stdin(
+        session,
         "COPY customer_import_stage (external_customer_id, name, email, signup_date, tags) "
-        "FROM STDIN"
+        "FROM STDIN",
     ) as copy:
         for row in rows:
             tags = ",".join(row.tags) if row.tags else ""

@@ -17,6 +17,7 @@ from loyalty.domain.api_input import InputError, customer_input, event_input
 from loyalty.domain.importing import NUL_MESSAGE, contains_nul
 from loyalty.models import Customer, EngagementEvent, IdempotencyKey
 from loyalty.services import rescore_queue
+from loyalty.services.bulk import copy_from_stdin, insert_rows
 from loyalty.services.copy_text import escape
 from loyalty.services.scoring import rescore
 from loyalty.types import ordered_ids, utcnow
@@ -183,7 +184,7 @@ def ingest(
             "updated_at": now,
         }
     if to_create:
-        session.execute(insert(Customer), list(to_create.values()))
+        insert_rows(session, Customer, list(to_create.values()))
         known.update({e: row["id"] for e, row in to_create.items()})
 
     event_rows = []
@@ -242,10 +243,10 @@ def _insert_events(session: Session, rows: list[dict]) -> None:
         f"{escape(json.dumps(row['details'])) if row['details'] else '{}'}\t{written}\n"
         for row in rows
     )
-    cursor = session.connection().connection.driver_connection.cursor()
-    with cursor.copy(
+    with copy_from_stdin(
+        session,
         "COPY engagement_history (id, user_id, customer_id, event_type, event_date, details, "
-        "created_at) FROM STDIN"
+        "created_at) FROM STDIN",
     ) as copy:
         copy.write(lines)
 

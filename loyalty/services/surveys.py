@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from loyalty.domain.surveys import (
@@ -32,6 +32,7 @@ from loyalty.models import (
     User,
 )
 from loyalty.services import paging
+from loyalty.services.bulk import insert_rows
 from loyalty.services.scoring import rescore
 from loyalty.types import utcnow
 
@@ -189,8 +190,7 @@ def send_survey(
                 "expires_at": now + timedelta(days=INVITATION_DAYS),
             }
         )
-    if rows:
-        session.execute(insert(SurveyInvitation), rows)
+    insert_rows(session, SurveyInvitation, rows)
     return SendResult(ids=[r["id"] for r in rows], skipped=len(already))
 
 
