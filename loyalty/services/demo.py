@@ -31,6 +31,7 @@ from loyalty.models import (
     FeedbackSurvey,
     SurveyResponse,
 )
+from loyalty.services.bulk import copy_from_stdin
 from loyalty.services.copy_text import ESCAPES, NULL, escape
 from loyalty.services.scoring import record_snapshot
 from loyalty.services.segment_criteria import refresh_automatic_segments
@@ -452,12 +453,12 @@ def _write(session: Session, chunk: dict) -> dict[str, int]:
         # The trigger that counts events per day keeps each COPY's rows in memory: give it
         # room instead of temporary files.
         connection.execute(text("SET LOCAL work_mem = '64MB'"))
-        cursor = connection.connection.driver_connection.cursor()
         for table, (count, text_rows) in chunk.items():
             if count:
                 columns = ", ".join(name for name, _kind in COLUMNS[table])
                 binary = " (FORMAT binary)" if isinstance(text_rows, bytes) else ""
-                with cursor.copy(f"COPY {table} ({columns}) FROM STDIN{binary}") as copy:
+                statement = f"COPY {table} ({columns}) FROM STDIN{binary}"
+                with copy_from_stdin(session, statement) as copy:
                     copy.write(text_rows)
             written[table] = count
         return written
