@@ -9,7 +9,8 @@ from sqlalchemy import create_engine, event, make_url, text
 
 from loyalty import create_app
 from loyalty.extensions import db
-from loyalty.services import accounts
+from loyalty.services import accounts, tokens
+from tests import factories
 from tests.databases import scratch_database
 
 UNREACHABLE = "postgresql+psycopg://nobody@127.0.0.1:1/nothing?connect_timeout=1"
@@ -105,4 +106,43 @@ def test_a_connection_killed_in_the_middle_of_a_request(tmp_path, monkeypatch):
         assert again.status_code == 200
         assert "No customers yet" in again.text
         admin.dispose()
+        engine.dispose()
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs PostgreSQL")
+def test_a_bulk_copy_that_cannot_get_its_lock_answers_503_and_writes_nothing(tmp_path, monkeypatch):
+    """Events go in with COPY; when it fails like any statement can (here a lock timeout),
+    the client is told to retry, as for any other statement, and nothing is half-written."""
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    with scratch_database("postgresql", tmp_path) as database_url:
+        app = create_app({"SECRET_KEY": "x", "DATABASE_URL": database_url})
+        with app.app_context():
+            user = accounts.create_account(db.session, "owner@example.com", "correct horse battery")
+            factories.make_customer(db.session, user, external_customer_id="cus_1")
+            _row, secret = tokens.create_token(db.session, user.id, "tests")
+            db.session.commit()
+        engine = app.extensions["db"].engine
+
+        def wait_briefly_for_locks(dbapi_connection, _record) -> None:
+            dbapi_connection.execute("SET lock_timeout = '200ms'")
+            dbapi_connection.commit()
+
+        event.listen(engine, "connect", wait_briefly_for_locks)
+        engine.dispose()  # the app's next connections wait 200 ms for a lock, then fail
+        holder = create_engine(database_url)
+        with holder.connect() as other:
+            # Reads go on; writes to the events wait (SHARE mode), so only the COPY fails.
+            other.execute(text("LOCK TABLE engagement_history IN SHARE MODE"))
+            response = app.test_client().post(
+                "/api/events",
+                json={"events": [{"externalCustomerId": "cus_1", "eventType": "login"}]},
+                headers={"Authorization": f"Bearer {secret}"},
+            )
+            other.rollback()
+        assert response.status_code == 503
+        assert response.mimetype == "application/problem+json"
+        assert response.headers["Retry-After"]
+        with holder.connect() as other:
+            assert other.execute(text("SELECT count(*) FROM engagement_history")).scalar() == 0
+        holder.dispose()
         engine.dispose()
