@@ -1,0 +1,87 @@
+"""Every page fits a small phone's screen: nothing makes the whole page scroll sideways.
+
+Wide content (the customer table, code snippets) may scroll inside its own box; the page
+itself must not. One long snippet or row used to widen a whole page's layout grid.
+"""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import sign_up
+from tests.e2e.test_import import CRM_EXPORT, upload_and_check
+
+PHONE = {"width": 320, "height": 720}
+
+
+def sideways_scroll(page: Page) -> int:
+    """How many pixels the page is wider than the screen (0 when it fits)."""
+    return page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+
+
+def test_every_page_fits_a_phone_screen(browser, live_server, tmp_path):
+    context = browser.new_context(base_url=live_server, viewport=PHONE)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    too_wide: dict[str, int] = {}
+
+    def check(name: str) -> None:
+        page.wait_for_load_state()
+        if extra := sideways_scroll(page):
+            too_wide[name] = extra
+
+    try:
+        sign_up(page)
+        for path in ("/customers", "/segments", "/surveys", "/surveys/outbox", "/"):
+            page.goto(path)
+            check(f"{path}, empty")
+        page.get_by_role("button", name="Load demo data").click()
+        expect(page.locator("#total-customers")).to_have_text("300")
+        check("dashboard")
+
+        page.goto("/customers")
+        check("customer table")
+        rows = page.locator("#customer-table tbody")
+        rows.get_by_role("button", name="Edit").first.click()
+        expect(rows.get_by_role("button", name="Save")).to_be_visible()
+        check("customer table, a row being edited")
+        page.goto("/customers")
+        page.locator("#customer-table tbody tr a").first.click()
+        expect(page.locator("#churn-risk")).to_be_visible()
+        check("customer page")
+        page.get_by_role("link", name="Edit", exact=True).click()
+        check("customer edit page")
+
+        for path in ("/customers/new", "/customers/import", "/segments", "/account", "/api/docs"):
+            page.goto(path)
+            check(path)
+
+        export = tmp_path / "crm.csv"
+        export.write_text(CRM_EXPORT)
+        page.goto("/customers/import")
+        upload_and_check(page, export)
+        check("import review")
+
+        page.goto("/segments")
+        page.locator("main ul a").first.click()
+        expect(page.locator("#customer-table")).to_be_visible()
+        check("segment page")
+
+        page.goto("/surveys")
+        check("/surveys")
+        page.locator("main ul a").first.click()
+        check("survey page")
+        page.get_by_role("button", name="Send", exact=True).click()
+        expect(page.get_by_role("status")).to_contain_text("Sent")
+        page.goto("/surveys/outbox")
+        check("outbox")
+
+        link = page.locator("#outbox a[target=_blank]").first.get_attribute("href")
+        page.goto(link)
+        expect(page.get_by_role("button", name="Send")).to_be_visible()
+        check("public survey form")
+    finally:
+        context.close()
+    assert too_wide == {}, f"pages wider than a {PHONE['width']} px screen: {too_wide}"
