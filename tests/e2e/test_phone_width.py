@@ -9,9 +9,16 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import sign_up
+from tests.e2e.test_customers_table import add_customer
 from tests.e2e.test_import import CRM_EXPORT, upload_and_check
+from tests.e2e.test_segments import create_segment
 
 PHONE = {"width": 320, "height": 720}
+# What people type has no spaces sometimes: a long name, an address, a link in a comment.
+LONG_NAME = "Wolfeschlegelsteinhausenbergerdorff" * 5
+LONG_EMAIL = "a" * 60 + "@" + "subdomain-" * 8 + "example.com"
+LONG_LINK = "https://example.com/" + "a-very-long-path-segment/" * 8
+LONG_SEGMENT = "Customersfromthespringcampaign" * 3
 
 
 def sideways_scroll(page: Page) -> int:
@@ -40,6 +47,13 @@ def test_every_page_fits_a_phone_screen(browser, live_server, tmp_path):
         page.get_by_role("button", name="Load demo data").click()
         expect(page.locator("#total-customers")).to_have_text("300")
         check("dashboard")
+
+        create_segment(page, LONG_SEGMENT)
+        check("segment page, long name")
+        add_customer(page, LONG_NAME, "X" * 120, LONG_EMAIL)
+        check("customer page, long name")
+        page.goto("/customers?q=wolfe")
+        check("customer table, long name")
 
         page.goto("/customers")
         check("customer table")
@@ -73,6 +87,8 @@ def test_every_page_fits_a_phone_screen(browser, live_server, tmp_path):
         check("/surveys")
         page.locator("main ul a").first.click()
         check("survey page")
+        survey_url = page.url
+        page.get_by_label("To everyone in a segment").select_option(label="Trials")
         page.get_by_role("button", name="Send", exact=True).click()
         expect(page.get_by_role("status")).to_contain_text("Sent")
         page.goto("/surveys/outbox")
@@ -80,8 +96,15 @@ def test_every_page_fits_a_phone_screen(browser, live_server, tmp_path):
 
         link = page.locator("#outbox a[target=_blank]").first.get_attribute("href")
         page.goto(link)
-        expect(page.get_by_role("button", name="Send")).to_be_visible()
+        expect(page.get_by_role("button", name="Send my answer")).to_be_visible()
         check("public survey form")
+        page.locator("label:has(input[name=score])").last.click()
+        page.locator("textarea").fill(f"See {LONG_LINK}")
+        page.get_by_role("button", name="Send my answer").click()
+        expect(page.get_by_role("heading", name="Thank you for your answer!")).to_be_visible()
+        page.goto(survey_url)
+        expect(page.get_by_text(LONG_LINK)).to_be_visible()
+        check("survey page, a comment with a long link")
     finally:
         context.close()
     assert too_wide == {}, f"pages wider than a {PHONE['width']} px screen: {too_wide}"
