@@ -68,6 +68,31 @@
     }
   });
 
+  // Inline editors ([data-inline-edit]): the first field, or the first with an error, takes
+  // the focus when the editor appears; Enter in a field saves ([data-save]), Escape cancels
+  // ([data-cancel]).
+  document.addEventListener("htmx:load", function (event) {
+    var editor = event.target.closest("[data-inline-edit]");
+    if (!editor) return;
+    var field = editor.querySelector("[aria-invalid=true]") ||
+      editor.querySelector("input:not([type=hidden]), select, textarea");
+    if (field) field.focus();
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var editor = event.target.closest && event.target.closest("[data-inline-edit]");
+    if (!editor) return;
+    var action = null;
+    if (event.key === "Escape") action = editor.querySelector("[data-cancel]");
+    if (event.key === "Enter" && event.target.matches("input")) {
+      action = editor.querySelector("[data-save]");
+    }
+    if (action) {
+      event.preventDefault();
+      action.click();
+    }
+  });
+
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") {
       document.querySelectorAll("details[data-menu][open]").forEach(function (menu) {

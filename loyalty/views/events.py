@@ -76,10 +76,13 @@ def older(customer_id: uuid.UUID) -> Response:
 
 @bp.get("/events/<uuid:event_id>")
 def show(event_id: uuid.UUID) -> Response:
-    """One timeline entry as shown (cancel of an edit)."""
+    """One timeline entry as shown (cancel of an edit); its Edit button takes the focus back."""
     event = get_or_404(EngagementEvent, event_id)
     return fragment(
-        "events/_item.html", url_for("customers.detail", customer_id=event.customer_id), event=event
+        "events/_item.html",
+        url_for("customers.detail", customer_id=event.customer_id),
+        event=event,
+        focus_edit=True,
     )
 
 

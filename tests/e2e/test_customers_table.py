@@ -71,6 +71,34 @@ def test_inline_edit_shows_an_error_then_saves(signed_up):
     expect(page.get_by_text("dana@acme.io")).to_be_visible()
 
 
+def test_inline_edit_by_keyboard_alone(signed_up):
+    page = signed_up
+    add_customer(page, "Gil", "g-7", "gil@example.com")
+    page.goto("/customers")
+    row = page.locator("#customer-table tbody tr").first
+    edit = page.get_by_role("button", name="Edit Gil")
+
+    edit.focus()
+    page.keyboard.press("Enter")
+    expect(row.get_by_label("Name")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("link", name="Gil", exact=True)).to_be_visible()
+    expect(edit).to_be_focused()
+
+    page.keyboard.press("Enter")
+    row.get_by_label("E-mail").fill("not an email")
+    row.get_by_label("Name").fill("Gil Grissom")
+    page.keyboard.press("Enter")
+    expect(row.get_by_label("E-mail")).to_be_focused()  # the field with the error
+    page.keyboard.press("Control+A")
+    page.keyboard.type("gil@lvpd.example")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Gil Grissom was saved.")
+    expect(page.get_by_role("button", name="Edit Gil Grissom")).to_be_focused()
+    page.reload()
+    expect(page.get_by_text("gil@lvpd.example")).to_be_visible()
+
+
 def test_delete_asks_for_confirmation(signed_up):
     page = signed_up
     add_customer(page, "Eve", "e-5", "eve@example.com")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from tests.e2e.test_customers_table import add_customer
@@ -33,3 +35,21 @@ def test_logging_events_changes_score_and_reasons_without_reload(signed_up):
     page.get_by_role("button", name="Delete Cancellation request").click()
     expect(risk).not_to_contain_text("Asked to cancel")
     expect(page.locator("#timeline li[id^=event-]")).to_have_count(1)
+
+
+def test_event_edit_takes_the_focus_and_escape_gives_it_back(signed_up):
+    page = signed_up
+    add_customer(page, "Hank", "h-8", "hank@example.com")
+    page.get_by_text("Log an event").click()
+    page.get_by_label("Event type").select_option("login")
+    page.get_by_role("button", name="Log event").click()
+    edit = page.get_by_role("button", name=re.compile(r"^Edit Login of "))
+    expect(edit).to_be_visible()
+
+    edit.focus()
+    page.keyboard.press("Enter")
+    entry = page.locator("#timeline li[id^=event-]").first
+    expect(entry.get_by_label("Event type")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(edit).to_be_focused()
+    expect(entry).to_contain_text("Login")
