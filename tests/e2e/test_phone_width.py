@@ -1,4 +1,5 @@
-"""Every page fits a small phone's screen: nothing makes the whole page scroll sideways.
+"""Every page fits a small phone's screen: nothing makes the whole page scroll sideways,
+and no text is squeezed into a column a few letters wide.
 
 Wide content (the customer table, code snippets) may scroll inside its own box; the page
 itself must not. One long snippet or row used to widen a whole page's layout grid.
@@ -28,16 +29,38 @@ def sideways_scroll(page: Page) -> int:
     )
 
 
+# Texts squeezed into a column a few letters wide (a badge's "100" one digit per line).
+SQUEEZED_TEXTS = """() => {
+  const squeezed = [];
+  const texts = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (texts.nextNode()) {
+    const node = texts.currentNode;
+    if (node.textContent.trim().length < 3 || !node.parentElement.offsetParent) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const boxes = [...range.getClientRects()].filter((box) => box.width > 0);
+    const lines = new Set(boxes.map((box) => Math.round(box.top))).size;
+    if (lines >= 3 && Math.max(...boxes.map((box) => box.width)) < 40) {
+      squeezed.push(node.textContent.trim().slice(0, 30));
+    }
+  }
+  return squeezed;
+}"""
+
+
 def test_every_page_fits_a_phone_screen(browser, live_server, tmp_path):
     context = browser.new_context(base_url=live_server, viewport=PHONE)
     page = context.new_page()
     page.set_default_timeout(10_000)
     too_wide: dict[str, int] = {}
+    squeezed: dict[str, list[str]] = {}
 
     def check(name: str) -> None:
         page.wait_for_load_state()
         if extra := sideways_scroll(page):
             too_wide[name] = extra
+        if texts := page.evaluate(SQUEEZED_TEXTS):
+            squeezed[name] = texts
 
     try:
         sign_up(page)
@@ -51,6 +74,10 @@ def test_every_page_fits_a_phone_screen(browser, live_server, tmp_path):
         create_segment(page, LONG_SEGMENT)
         check("segment page, long name")
         add_customer(page, LONG_NAME, "X" * 120, LONG_EMAIL)
+        page.get_by_text("Log an event").click()
+        page.get_by_label("Details", exact=True).fill(f"Sent us {LONG_LINK}")
+        page.get_by_role("button", name="Log event").click()
+        expect(page.locator("#timeline")).to_contain_text(LONG_LINK)
         check("customer page, long name")
         page.goto("/customers?q=wolfe")
         check("customer table, long name")
@@ -108,3 +135,4 @@ def test_every_page_fits_a_phone_screen(browser, live_server, tmp_path):
     finally:
         context.close()
     assert too_wide == {}, f"pages wider than a {PHONE['width']} px screen: {too_wide}"
+    assert squeezed == {}, f"texts squeezed a few letters wide: {squeezed}"
