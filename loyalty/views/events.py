@@ -24,8 +24,14 @@ def _signed_in() -> None:
     """Events belong to a signed-in account."""
 
 
-def _after_change(customer: Customer, form: EventForm | None = None, status: int = 200):
-    """The refreshed timeline, with the score and profile swapped out-of-band."""
+def _after_change(
+    customer: Customer,
+    form: EventForm | None = None,
+    status: int = 200,
+    focused_event: uuid.UUID | None = None,
+):
+    """The refreshed timeline, with the score and profile swapped out-of-band (and the focus
+    on the Edit button of `focused_event`, when it was just edited)."""
     if not wants_fragment():
         return redirect_to(url_for("customers.detail", customer_id=customer.id))
     db.session.refresh(customer)
@@ -35,6 +41,7 @@ def _after_change(customer: Customer, form: EventForm | None = None, status: int
         status=status,
         oob=("churn_risk", "profile"),
         panels_oob=True,
+        focused_event=focused_event,
         **customer_panels(customer, form),
     )
     # An edit starts from one entry, but the whole timeline (and its order) may change.
@@ -82,7 +89,7 @@ def show(event_id: uuid.UUID) -> Response:
         "events/_item.html",
         url_for("customers.detail", customer_id=event.customer_id),
         event=event,
-        focus_edit=True,
+        focused_event=event.id,
     )
 
 
@@ -116,7 +123,7 @@ def update(event_id: uuid.UUID) -> Response:
     event_service.update_event(db.session, event, form.chosen_type(), form.moment(), form.details())
     db.session.commit()
     notify("Event saved. The churn score is up to date.")
-    return _after_change(get_or_404(Customer, event.customer_id))
+    return _after_change(get_or_404(Customer, event.customer_id), focused_event=event.id)
 
 
 @bp.post("/events/<uuid:event_id>/delete")

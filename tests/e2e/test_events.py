@@ -37,7 +37,7 @@ def test_logging_events_changes_score_and_reasons_without_reload(signed_up):
     expect(page.locator("#timeline li[id^=event-]")).to_have_count(1)
 
 
-def test_event_edit_takes_the_focus_and_escape_gives_it_back(signed_up):
+def test_event_edit_takes_the_focus_and_gives_it_back(signed_up):
     page = signed_up
     add_customer(page, "Hank", "h-8", "hank@example.com")
     page.get_by_text("Log an event").click()
@@ -53,3 +53,10 @@ def test_event_edit_takes_the_focus_and_escape_gives_it_back(signed_up):
     page.keyboard.press("Escape")
     expect(edit).to_be_focused()
     expect(entry).to_contain_text("Login")
+
+    page.keyboard.press("Enter")
+    entry.get_by_label("Details", exact=True).fill("From the phone app")
+    entry.get_by_role("button", name="Save event").click()
+    expect(page.get_by_role("status")).to_contain_text("Event saved.")
+    expect(entry).to_contain_text("From the phone app")
+    expect(edit).to_be_focused()
