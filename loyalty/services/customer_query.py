@@ -75,6 +75,11 @@ class CustomerFilters:
         """True when any filter is set."""
         return self != CustomerFilters()
 
+    @property
+    def narrowed(self) -> bool:
+        """True when a filter other than the segment is set (a search within it)."""
+        return self != CustomerFilters(segment_id=self.segment_id)
+
 
 @dataclass(frozen=True)
 class CustomerQuery:
@@ -254,7 +259,7 @@ def customer_page(session: Session, query: CustomerQuery, whole: bool = False) -
     # The whole account and a whole segment have exact sizes the database keeps.
     if not query.filters.active:
         total, capped = account_customer_count(session), False
-    elif query.filters == CustomerFilters(segment_id=query.filters.segment_id):
+    elif not query.filters.narrowed:
         counts = session.get(SegmentCount, query.filters.segment_id)
         total, capped = (counts.members if counts else 0), False
     else:

@@ -142,6 +142,33 @@ def test_no_matches_offers_to_clear_filters(app, signed_in, owner):
     assert "Clear filters" in html
 
 
+@pytest.mark.parametrize(
+    "narrowing",
+    ["q=nobody", "signup_from=2000-01-01&signup_to=2000-01-02", "never=1", "band=high"],
+)
+def test_a_segment_filtered_to_nothing_says_so_rather_than_empty(app, signed_in, owner, narrowing):
+    member = {
+        "name": "Member",
+        "signup_date": datetime(2026, 1, 5, tzinfo=UTC),
+        "last_engagement_date": datetime(2026, 1, 6, tzinfo=UTC),
+        "churn_risk_score": 10.0,
+    }
+    (customer_id,) = add_customers(app, owner, [member])
+    with app.app_context():
+        segment = CustomerSegment(user_id=owner.id, name="Has a member")
+        db.session.add(segment)
+        db.session.flush()
+        db.session.add(
+            CustomerSegmentMembership(customer_id=customer_id, customer_segment_id=segment.id)
+        )
+        db.session.commit()
+        segment_id = segment.id
+    assert "Member" in signed_in.get(f"/segments/{segment_id}").text
+    html = signed_in.get(f"/segments/{segment_id}?{narrowing}").text
+    assert "No customers match these filters" in html
+    assert "No members yet" not in html
+
+
 def test_table_fragment_for_htmx_and_whole_page_otherwise(app, signed_in, owner):
     add_customers(app, owner, [{"name": "Frag"}])
     page = signed_in.get("/customers?sort=name")
