@@ -168,6 +168,11 @@ def _encode_cursor(customer: Customer, sort: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+def is_cursor(cursor: str, sort: str) -> bool:
+    """True when `cursor` is one this list makes for `sort` (the API refuses any other)."""
+    return _decode_cursor(cursor, sort) is not None
+
+
 def _decode_cursor(cursor: str, sort: str) -> tuple[object, uuid.UUID] | None:
     """The (sort value, id) a cursor points at, or None for a cursor that makes no sense."""
     try:

@@ -25,7 +25,7 @@ from loyalty.domain.api_input import (
     segment_input,
     survey_input,
 )
-from loyalty.domain.bands import risk_band
+from loyalty.domain.bands import RISK_BANDS, risk_band
 from loyalty.domain.importing import NUL_MESSAGE, contains_nul
 from loyalty.domain.scoring import factors_to_json
 from loyalty.domain.surveys import DEFAULT_QUESTIONS, KINDS
@@ -39,13 +39,13 @@ from loyalty.models import (
     SurveyResponse,
 )
 from loyalty.services import customers as customer_service
-from loyalty.services import event_ingestion
+from loyalty.services import event_ingestion, paging
 from loyalty.services import events as event_service
 from loyalty.services import segment_criteria as criteria_service
 from loyalty.services import segments as segment_service
 from loyalty.services import surveys as survey_service
 from loyalty.services.analytics import churn_analytics
-from loyalty.services.customer_query import customer_page
+from loyalty.services.customer_query import SORTABLE, customer_page, is_cursor
 from loyalty.services.scoring import rescore, risk_of, scored_as_of
 from loyalty.types import utcnow
 from loyalty.views.customers import parse_list_query
@@ -155,6 +155,18 @@ def _limit() -> int:
     return limit
 
 
+CURSOR_ERROR = "Use the next URL of the previous page."
+
+
+def _keyset_cursor() -> str:
+    """The `cursor` of a newest-first list (events, answers); one this API did not make is
+    a 422, not an empty page a program would take for the end."""
+    cursor = request.args.get("cursor", "")
+    if cursor and paging.decode(cursor) is None:
+        raise InputError({"cursor": CURSOR_ERROR})
+    return cursor
+
+
 def _listing(rows: list[dict], cursor: str, **extra) -> Response:
     """A page of results, and the URL of the next one: the same query with the new cursor."""
     next_url = None
@@ -180,14 +192,47 @@ LIST_PARAMS = {
     "dir": "dir",
     "cursor": "after",
 }
+_DATE = "A date such as 2026-03-31."
+LIST_PARAM_ERRORS = {
+    "band": "One of " + ", ".join(band for band, _low, _high in RISK_BANDS) + ".",
+    "segment": "A segment id (a UUID).",
+    "signupFrom": _DATE,
+    "signupTo": _DATE,
+    "engagedFrom": _DATE,
+    "engagedTo": _DATE,
+    "sort": "One of " + ", ".join(sorted(SORTABLE)) + ".",
+    "dir": "asc or desc.",
+}
 
 
 def _customer_query():
-    """The table's query from the API's parameter names (one parser for both)."""
-    args = MultiDict(
-        {table: request.args[api] for api, table in LIST_PARAMS.items() if api in request.args}
+    """The table's query from the API's parameter names (one parser for both).
+
+    The table ignores a value it cannot use; a program gets a 422 for it instead, so that a
+    typo in a filter never silently widens what it reads. An empty parameter is no filter.
+    """
+    given = {api: value for api in LIST_PARAMS if (value := request.args.get(api, ""))}
+    query = replace(
+        parse_list_query(MultiDict({LIST_PARAMS[api]: v for api, v in given.items()})),
+        page_size=_limit(),
     )
-    return replace(parse_list_query(args), page_size=_limit())
+    f = query.filters
+    taken = {
+        "band": f.band,
+        "segment": f.segment_id,
+        "signupFrom": f.signup_from,
+        "signupTo": f.signup_to,
+        "engagedFrom": f.engaged_from,
+        "engagedTo": f.engaged_to,
+        "sort": query.sort == given.get("sort"),
+        "dir": query.direction == given.get("dir"),
+    }
+    errors = {name: LIST_PARAM_ERRORS[name] for name in given.keys() & taken if not taken[name]}
+    if "cursor" in given and not is_cursor(given["cursor"], query.sort):
+        errors["cursor"] = CURSOR_ERROR
+    if errors:
+        raise InputError(errors)
+    return query
 
 
 @bp.get("/customers")
@@ -310,8 +355,9 @@ def delete_customer(customer_id: uuid.UUID) -> Response:
 def customer_events(customer_id: uuid.UUID) -> Response:
     """A customer's events, newest first; `next` pages back in time."""
     customer = get_or_404(Customer, customer_id)
-    cursor = request.args.get("cursor", "")
-    page = event_service.timeline(db.session, customer, older_than=cursor, limit=_limit())
+    page = event_service.timeline(
+        db.session, customer, older_than=_keyset_cursor(), limit=_limit()
+    )
     return _listing([event_json(e) for e in page.events], page.older_cursor)
 
 
@@ -333,7 +379,7 @@ def account_events() -> Response:
     """Every event of the account, newest first (optionally one `eventType`)."""
     event_type = request.args.get("eventType", "").strip()[:50]
     page = event_service.timeline(
-        db.session, None, request.args.get("cursor", ""), _limit(), event_type
+        db.session, None, _keyset_cursor(), _limit(), event_type
     )
     return _listing([event_json(e) for e in page.events], page.older_cursor)
 
@@ -438,9 +484,9 @@ def _offset_page(items: list) -> tuple[list, str]:
     try:
         start = int(request.args.get("cursor", "0"))
     except ValueError:
-        raise InputError({"cursor": "Use the next URL of the previous page."}) from None
+        raise InputError({"cursor": CURSOR_ERROR}) from None
     if start < 0:
-        raise InputError({"cursor": "Use the next URL of the previous page."})
+        raise InputError({"cursor": CURSOR_ERROR})
     page = items[start : start + limit]
     more = start + limit < len(items)
     return page, str(start + limit) if more else ""
@@ -640,9 +686,7 @@ def delete_survey(survey_id: uuid.UUID) -> Response:
 def survey_responses(survey_id: uuid.UUID) -> Response:
     """A survey's answers, newest first; `next` pages back."""
     survey = get_or_404(FeedbackSurvey, survey_id)
-    page = survey_service.responses_page(
-        db.session, survey, request.args.get("cursor", ""), _limit()
-    )
+    page = survey_service.responses_page(db.session, survey, _keyset_cursor(), _limit())
     return _listing([response_json(r) for r in page.rows], page.older)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -216,6 +217,65 @@ def test_list_filters_sorts_and_pages(app, api, user):
     high = api.get("/api/customers?band=high").json
     assert {c["name"] for c in high["data"]} == {"Other"}
     assert api.get("/api/customers?limit=1000").status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("band=hihg", "band"),
+        ("segment=not-a-segment", "segment"),
+        ("signupFrom=last+week", "signupFrom"),
+        ("signupTo=2026-02-30", "signupTo"),
+        ("engagedFrom=yesterday", "engagedFrom"),
+        ("engagedTo=soon", "engagedTo"),
+        ("sort=mood", "sort"),
+        ("dir=sideways", "dir"),
+        ("cursor=not-ours", "cursor"),
+    ],
+)
+def test_a_filter_the_list_cannot_apply_is_a_422_not_the_whole_list(app, api, user, query, field):
+    with app.app_context():
+        factories.make_customer(db.session, user, name="Someone", churn_risk_score=10.0)
+        db.session.commit()
+    response = api.get(f"/api/customers?{query}")
+    assert response.status_code == 422
+    assert response.content_type == "application/problem+json"
+    assert list(response.json["errors"]) == [field]
+    segment = api.post("/api/segments", json={"name": "Everyone"}).json
+    assert api.get(f"/api/segments/{segment['id']}/members?{query}").status_code == 422
+
+
+def test_valid_and_empty_list_parameters_are_taken(app, api, user):
+    with app.app_context():
+        factories.make_customer(
+            db.session,
+            user,
+            name="Someone",
+            churn_risk_score=80.0,
+            signup_date=datetime(2026, 1, 10, tzinfo=UTC),
+        )
+        db.session.commit()
+    query = (
+        "band=high&sort=signup&dir=asc&signupFrom=2026-01-01&signupTo=2026-01-31"
+        "&engagedFrom=&segment=&cursor="
+    )
+    response = api.get(f"/api/customers?{query}")
+    assert response.status_code == 200
+    assert [c["name"] for c in response.json["data"]] == ["Someone"]
+
+
+def test_a_cursor_this_api_did_not_make_is_a_422_on_every_keyset_list(app, api):
+    customer = api.post("/api/customers", json=CUSTOMER).json
+    survey = api.post("/api/surveys", json={"title": "Pulse"}).json
+    for path in (
+        "/api/events",
+        f"/api/customers/{customer['id']}/events",
+        f"/api/surveys/{survey['id']}/responses",
+    ):
+        response = api.get(f"{path}?cursor=not-ours")
+        assert response.status_code == 422, path
+        assert response.json["errors"] == {"cursor": "Use the next URL of the previous page."}
+        assert api.get(path).status_code == 200
 
 
 def test_events_of_a_customer(app, api):
