@@ -68,6 +68,14 @@
     }
   });
 
+  // A search box that searches as you type ([data-search-as-you-type]) has asked already:
+  // its change event, fired when it loses the focus, must not reach the filter form and
+  // ask again. That second table would replace what the click that moved the focus had
+  // just opened (a row's inline editor) or ticked (a row's checkbox).
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-search-as-you-type]")) event.stopPropagation();
+  }, true);
+
   // Inline editors ([data-inline-edit]): the first field, or the first with an error, takes
   // the focus when the editor appears; Enter in a field saves ([data-save]), Escape cancels
   // ([data-cancel]).

@@ -99,6 +99,28 @@ def test_inline_edit_by_keyboard_alone(signed_up):
     expect(page.get_by_text("gil@lvpd.example")).to_be_visible()
 
 
+def test_a_click_after_typing_a_search_is_not_undone_by_a_second_search(signed_up):
+    """Leaving the search box used to send the search again (its change event), and that
+    table replaced the row the click had just opened for editing."""
+    page = signed_up
+    for name, ext in [("Iris", "i-9"), ("Ivan", "i-10")]:
+        add_customer(page, name, ext, f"{name.lower()}@example.com")
+    page.goto("/customers")
+    searches = []
+    page.on("request", lambda r: "q=i" in r.url and searches.append(r.url))
+    page.get_by_label("Search").click()
+    page.keyboard.type("i")
+    expect(page).to_have_url(re.compile(r"q=i"))
+    expect(page.locator("#match-count")).to_contain_text("2 customers match")
+
+    page.get_by_role("button", name="Edit Iris").click()
+    rows = page.locator("#customer-table tbody")
+    expect(rows.get_by_role("button", name="Save")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    expect(rows.get_by_role("button", name="Save")).to_be_visible()
+    assert len(searches) == 1
+
+
 def test_delete_asks_for_confirmation(signed_up):
     page = signed_up
     add_customer(page, "Eve", "e-5", "eve@example.com")
