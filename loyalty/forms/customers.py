@@ -11,6 +11,7 @@ from loyalty.domain import importing
 from loyalty.forms import Form
 from loyalty.forms.auth import strip
 from loyalty.services.customers import CustomerFields, normalize_tags
+from loyalty.types import utcnow
 
 # One set of rules for forms, imports and the API: loyalty/domain/importing.py.
 EXTERNAL_ID_MAX = importing.MAX_FIELD_LENGTHS["external_customer_id"]
@@ -56,6 +57,7 @@ class CustomerForm(Form):
         "Signup date",
         validators=[DataRequired("Enter a date, like 2026-03-31.")],
         render_kw={"max": "2100-12-31"},
+        default=lambda: utcnow().date(),  # a new customer most often signed up today
     )
     tags = StringField(
         "Tags",

@@ -275,6 +275,13 @@ def test_add_customer_with_form(signed_in):
     assert ">trial<" in detail.text and ">vip<" in detail.text
 
 
+def test_new_customer_forms_start_with_todays_signup_date(signed_in):
+    today = datetime.now(UTC).date().isoformat()
+    for page, field in (("/customers/new", "signup_date"), ("/", "quick-signup_date")):
+        (date_input,) = re.findall(rf'<input[^>]*id="{field}"[^>]*>', signed_in.get(page).text)
+        assert f'value="{today}"' in date_input
+
+
 def test_add_customer_shows_field_errors(signed_in):
     response = signed_in.post(
         "/customers/new",
