@@ -76,6 +76,39 @@
     if (event.target.matches("[data-search-as-you-type]")) event.stopPropagation();
   }, true);
 
+  // A form that re-renders itself as you type (a segment's criteria) must not take back
+  // what was typed while its request was away: when the field with the focus changed after
+  // the request left, it keeps its live value (and the form asks again for it).
+  var sentField = null;
+  var typedField = null;
+
+  function typingIn() {
+    var field = document.activeElement;
+    return field && field.id && field.matches("input, textarea") ? field : null;
+  }
+
+  document.addEventListener("htmx:beforeRequest", function () {
+    var field = typingIn();
+    sentField = field ? { id: field.id, value: field.value } : null;
+  });
+
+  document.addEventListener("htmx:beforeSwap", function () {
+    var field = typingIn();
+    typedField = field && sentField && field.id === sentField.id && field.value !== sentField.value
+      ? { id: field.id, value: field.value }
+      : null;
+  });
+
+  document.addEventListener("htmx:afterSwap", function () {
+    var typed = typedField;
+    typedField = null;
+    var field = typed && document.getElementById(typed.id);
+    if (!field || !field.matches("input, textarea") || field.value === typed.value) return;
+    field.value = typed.value;
+    field.focus();
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+
   // Inline editors ([data-inline-edit]): the first field, or the first with an error, takes
   // the focus when the editor appears; Enter in a field saves ([data-save]), Escape cancels
   // ([data-cancel]).

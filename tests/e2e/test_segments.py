@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from playwright.sync_api import Page, expect
 
 from tests.e2e.test_customers_table import add_customer, table_names
@@ -90,3 +92,26 @@ def test_bulk_add_from_the_table_and_remove_a_member(signed_up):
     expect(page.get_by_role("status")).to_contain_text("Fay Li was saved.")
     expect(page.get_by_role("button", name="Remove Fay Li from Call list")).to_be_visible()
     expect(page.get_by_role("button", name="Delete Fay Li")).to_have_count(0)
+
+
+def test_typing_criteria_on_a_slow_connection_loses_nothing(signed_up):
+    """The criteria form re-renders itself as you type; an answer that arrives while you
+    type on must not put back the text its request carried."""
+    page = signed_up
+    create_segment(page, "Slow typing")
+    page.get_by_text("Define by criteria").click()
+    page.get_by_role("button", name="+ Add a rule").click()
+    page.get_by_label("Rule 1: what it looks at").select_option("tags")
+    expect(page.get_by_label("Rule 1: comparison")).to_have_value("any")
+
+    def slowly(route):
+        time.sleep(0.3)  # the answer takes 300 ms, as over a slow network
+        route.continue_()
+
+    page.route("**/criteria/preview", slowly)
+    page.get_by_label("Rule 1: value").click()
+    for chunk in ["vip", ", tri", "al, ent", "erprise"]:
+        page.keyboard.type(chunk, delay=40)
+        page.wait_for_timeout(430)  # a pause: the form asks for a preview
+    expect(page.get_by_label("Rule 1: value")).to_have_value("vip, trial, enterprise")
+    expect(page.get_by_label("Rule 1: value")).to_be_focused()
