@@ -88,6 +88,8 @@ def test_every_page_fits_a_phone_screen(browser, live_server, tmp_path):
         rows.get_by_role("button", name="Edit").first.click()
         expect(rows.get_by_role("button", name="Save")).to_be_visible()
         check("customer table, a row being edited")
+        save = rows.get_by_role("button", name="Save").bounding_box()
+        assert save["x"] + save["width"] <= PHONE["width"], "Save is on the screen"
         page.goto("/customers")
         page.locator("#customer-table tbody tr a").first.click()
         expect(page.locator("#churn-risk")).to_be_visible()
