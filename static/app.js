@@ -90,11 +90,13 @@
   document.addEventListener("htmx:beforeRequest", function () {
     var field = typingIn();
     sentField = field ? { id: field.id, value: field.value } : null;
+    typedField = null;
   });
 
-  document.addEventListener("htmx:beforeSwap", function () {
+  document.addEventListener("htmx:beforeSwap", function (event) {
     var field = typingIn();
-    typedField = field && sentField && field.id === sentField.id && field.value !== sentField.value
+    typedField = event.detail.shouldSwap && field && sentField && field.id === sentField.id &&
+      field.value !== sentField.value
       ? { id: field.id, value: field.value }
       : null;
   });
