@@ -355,9 +355,7 @@ def delete_customer(customer_id: uuid.UUID) -> Response:
 def customer_events(customer_id: uuid.UUID) -> Response:
     """A customer's events, newest first; `next` pages back in time."""
     customer = get_or_404(Customer, customer_id)
-    page = event_service.timeline(
-        db.session, customer, older_than=_keyset_cursor(), limit=_limit()
-    )
+    page = event_service.timeline(db.session, customer, older_than=_keyset_cursor(), limit=_limit())
     return _listing([event_json(e) for e in page.events], page.older_cursor)
 
 
@@ -378,9 +376,7 @@ def log_customer_event(customer_id: uuid.UUID) -> Response:
 def account_events() -> Response:
     """Every event of the account, newest first (optionally one `eventType`)."""
     event_type = request.args.get("eventType", "").strip()[:50]
-    page = event_service.timeline(
-        db.session, None, _keyset_cursor(), _limit(), event_type
-    )
+    page = event_service.timeline(db.session, None, _keyset_cursor(), _limit(), event_type)
     return _listing([event_json(e) for e in page.events], page.older_cursor)
 
 
