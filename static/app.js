@@ -111,14 +111,15 @@
     field.dispatchEvent(new Event("input", { bubbles: true }));
   });
 
-  // Inline editors ([data-inline-edit]): the first field, or the first with an error, takes
-  // the focus when the editor appears; Enter in a field saves ([data-save]), Escape cancels
-  // ([data-cancel]).
+  // A form swapped back with errors puts the focus on the first field to correct (the
+  // button that sent it is gone). An inline editor ([data-inline-edit]) that opens puts it
+  // on its first field. In an editor, Enter in a field saves ([data-save]) and Escape
+  // cancels ([data-cancel]).
   document.addEventListener("htmx:load", function (event) {
-    var editor = event.target.closest("[data-inline-edit]");
-    if (!editor) return;
-    var field = editor.querySelector("[aria-invalid=true]") ||
-      editor.querySelector("input:not([type=hidden]), select, textarea");
+    var root = event.target;
+    var editor = root.closest("[data-inline-edit]");
+    var field = root.matches("[aria-invalid=true]") ? root : root.querySelector("[aria-invalid=true]");
+    if (!field && editor) field = editor.querySelector("input:not([type=hidden]), select, textarea");
     if (field) field.focus();
   });
 

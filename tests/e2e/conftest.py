@@ -47,7 +47,14 @@ def live_server(backend, tmp_path_factory) -> Iterator[str]:
     """The app on 127.0.0.1 with CSRF on, over its own scratch database; yields its URL."""
     os.environ["INSTANCE_PATH"] = str(tmp_path_factory.mktemp("e2e-instance"))
     with scratch_database(backend, tmp_path_factory.mktemp("e2e-db")) as url:
-        config = {**TEST_CONFIG, "DATABASE_URL": url, "WTF_CSRF_ENABLED": True}
+        # Every test signs up its own account from 127.0.0.1: more than the sign-ups an hour
+        # one address may make. Rate limits are tested in tests/integration/test_auth.py.
+        config = {
+            **TEST_CONFIG,
+            "DATABASE_URL": url,
+            "WTF_CSRF_ENABLED": True,
+            "RATELIMIT_ENABLED": False,
+        }
         del config["TESTING"]
         app = create_app(config)
         server = make_server("127.0.0.1", 0, app, threaded=True)

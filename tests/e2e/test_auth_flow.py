@@ -49,6 +49,7 @@ def test_signup_form_shows_field_errors(page):
     expect(page.get_by_text("Use at least 8 characters.")).to_be_visible()
     expect(page.get_by_text("The two passwords differ.")).to_be_visible()
     expect(page.get_by_label("Password", exact=True)).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Password", exact=True)).to_be_focused()  # the first to correct
 
 
 def test_pages_load_without_console_errors_or_csp_violations(page):

@@ -121,6 +121,17 @@ def test_a_click_after_typing_a_search_is_not_undone_by_a_second_search(signed_u
     assert len(searches) == 1
 
 
+def test_a_form_sent_back_with_errors_focuses_the_field_to_correct(signed_up):
+    page = signed_up
+    page.goto("/customers/new")
+    page.get_by_label("Name").fill("Jo")
+    page.get_by_label("E-mail").fill("not an email")
+    page.get_by_label("External ID").fill("j-11")
+    page.get_by_role("button", name="Add customer").click()
+    expect(page.get_by_text("Enter a valid e-mail address")).to_be_visible()
+    expect(page.get_by_label("E-mail")).to_be_focused()
+
+
 def test_delete_asks_for_confirmation(signed_up):
     page = signed_up
     add_customer(page, "Eve", "e-5", "eve@example.com")
