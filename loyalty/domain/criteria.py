@@ -153,6 +153,8 @@ class Criteria:
 
 def _day(value: object) -> date:
     text = str(value).strip()
+    if not text:
+        raise ValueError("Enter a date like 2026-03-31.")
     try:
         return (
             datetime.fromisoformat(text.replace("Z", "+00:00")).date()
@@ -170,6 +172,8 @@ def _start_of(day: date) -> datetime:
 def _int(value: object, what: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str | float):
         raise ValueError(f"{what} must be a whole number.")
+    if isinstance(value, str) and not value.strip():
+        raise ValueError(f"Enter {what[0].lower()}{what[1:]}.")
     try:
         number = int(str(value).strip())
     except ValueError as error:
@@ -210,7 +214,7 @@ def _parse_rule(data: object) -> tuple[Rule, dict]:
     value = data.get("value")
     if field == "signup_date":
         if op == "older_than_days":
-            days = _int(value, "Days", 0, MAX_DAYS)
+            days = _int(value, "The number of days", 0, MAX_DAYS)
             return SignupRule(op, days=days), {"field": field, "op": op, "value": days}
         if op == "between":
             first, last = (_day(v) for v in _pair(value))
@@ -228,7 +232,7 @@ def _parse_rule(data: object) -> tuple[Rule, dict]:
     if field == "last_engagement":
         if op == "never":
             return LastEngagementRule(op), {"field": field, "op": op}
-        days = _int(value, "Days", 0, MAX_DAYS)
+        days = _int(value, "The number of days", 0, MAX_DAYS)
         return LastEngagementRule(op, days=days), {"field": field, "op": op, "value": days}
     if field == "churn_risk":
         if op == "between":
@@ -256,7 +260,7 @@ def _parse_rule(data: object) -> tuple[Rule, dict]:
         return TagsRule(op, tags), {"field": field, "op": op, "value": list(tags)}
     if field == "events":
         count = _int(data.get("count"), "The number of events", 0, 1_000_000)
-        days = _int(data.get("days"), "Days", 1, MAX_DAYS)
+        days = _int(data.get("days"), "The number of days", 1, MAX_DAYS)
         event_type = str(data.get("event_type") or "").strip().lower()
         if not _EVENT_TYPE.match(event_type):
             raise ValueError("Choose an event type (letters, digits and underscores).")

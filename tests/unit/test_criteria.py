@@ -42,6 +42,7 @@ def test_empty_criteria_match_everyone():
         ({"field": "churn_risk", "op": "above", "value": "high"}, "number from 0 to 100"),
         ({"field": "churn_risk", "op": "between", "value": [80, 20]}, "must not be above"),
         ({"field": "signup_date", "op": "before", "value": "31/12/2026"}, "is not a date"),
+        ({"field": "signup_date", "op": "before", "value": " "}, "Enter a date like 2026-03-31."),
         (
             {"field": "signup_date", "op": "between", "value": ["2026-02-01", "2026-01-01"]},
             "not be after",
@@ -59,6 +60,10 @@ def test_empty_criteria_match_everyone():
         (
             {"field": "events", "op": "at_least", "count": "x", "event_type": "login", "days": 30},
             "whole number",
+        ),
+        (
+            {"field": "events", "op": "at_least", "count": "", "event_type": "login", "days": 30},
+            "Enter the number of events.",
         ),
         ({"field": "latest_nps", "op": "is", "value": "happy"}, "detractor, passive or promoter"),
         ("not a rule", "Each rule must be an object."),
