@@ -24,6 +24,23 @@ def test_new_account_gets_guidance_not_zeros(signed_in):
     assert '<svg role="img"' not in html
 
 
+def test_weeks_without_activity_say_so_instead_of_an_empty_chart(signed_in):
+    signed_in.post(
+        "/quick-add",
+        data={
+            "quick-name": "Quiet",
+            "quick-email": "quiet@example.com",
+            "quick-external_customer_id": "q-1",
+            "quick-signup_date": "2026-03-01",
+        },
+        headers=HTMX,
+    )
+    html = signed_in.get("/").text
+    assert "Engagement, week by week" in html
+    assert "No customer activity in the last 12 weeks yet." in html
+    assert 'id="trend-title"' not in html
+
+
 def test_load_demo_data_then_numbers_match_the_api(app, signed_in, user):
     response = signed_in.post("/demo")
     assert response.status_code == 303
@@ -38,6 +55,7 @@ def test_load_demo_data_then_numbers_match_the_api(app, signed_in, user):
         assert customer["name"].replace("'", "&#39;") in html
         assert customer["topReason"].replace("'", "&#39;") in html
     assert "Risk distribution" in html and "Engagement, week by week" in html
+    assert 'id="trend-title"' in html and "No customer activity" not in html
     assert re.search(r'id="current-nps">[+-]\d+<', html)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(EngagementEvent)) > 1000
