@@ -135,6 +135,13 @@ def test_text_filter_treats_wildcards_literally(app, signed_in, owner):
     assert names_in(signed_in.get("/customers?q=P_ain").text) == []
 
 
+def test_a_tag_filter_no_customer_has_still_shows_in_the_menu(app, signed_in, owner):
+    add_customers(app, owner, [{"name": "Someone"}])
+    html = signed_in.get("/customers?tag=ghost").text
+    assert '<option value="ghost" selected>ghost</option>' in html
+    assert "No customers match these filters" in html
+
+
 def test_no_matches_offers_to_clear_filters(app, signed_in, owner):
     add_customers(app, owner, [{"name": "Someone"}])
     html = signed_in.get("/customers?q=nobody-like-this").text
