@@ -142,6 +142,14 @@ def test_a_tag_filter_no_customer_has_still_shows_in_the_menu(app, signed_in, ow
     assert "No customers match these filters" in html
 
 
+def test_a_segment_filter_for_a_deleted_segment_says_so_in_the_menu(app, signed_in, owner):
+    add_customers(app, owner, [{"name": "Someone"}])
+    gone = "00000000-0000-4000-8000-000000000001"
+    html = signed_in.get(f"/customers?segment={gone}").text
+    assert f'<option value="{gone}" selected>A deleted segment</option>' in html
+    assert "No customers match these filters" in html
+
+
 def test_no_matches_offers_to_clear_filters(app, signed_in, owner):
     add_customers(app, owner, [{"name": "Someone"}])
     html = signed_in.get("/customers?q=nobody-like-this").text
