@@ -76,6 +76,27 @@
     if (event.target.matches("[data-search-as-you-type]")) event.stopPropagation();
   }, true);
 
+  // A region that requests replace as a whole ([data-busy-while-loading], the customer
+  // table) says it is busy while one is away, and holds clicks (by mouse or keyboard) on
+  // what it shows until the answer comes: an editor opened or a box ticked on rows about
+  // to be replaced would be lost with them.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var region = event.detail.target;
+    if (region && region.matches("[data-busy-while-loading]")) region.setAttribute("aria-busy", "true");
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var region = event.detail.target;
+    if (region && region.matches("[data-busy-while-loading]")) region.removeAttribute("aria-busy");
+  });
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-busy-while-loading][aria-busy=true]")) {
+      event.preventDefault();
+      event.stopPropagation();
+    }
+  }, true);
+
   // A form that re-renders itself as you type (a segment's criteria) must not take back
   // what was typed while its request was away: when the field with the focus changed after
   // the request left, it keeps its live value (and the form asks again for it).

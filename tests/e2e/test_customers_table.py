@@ -121,6 +121,35 @@ def test_a_click_after_typing_a_search_is_not_undone_by_a_second_search(signed_u
     assert len(searches) == 1
 
 
+def test_a_table_on_its_way_shows_it_and_takes_no_clicks_until_it_comes(signed_up):
+    """The rows on screen while a search is away are about to be replaced: an editor
+    opened on one of them would vanish when the answer comes. The table says it is busy
+    and holds clicks, by mouse or keyboard, until the new rows are there."""
+    page = signed_up
+    for name, ext in [("Iris", "i-21"), ("Ivan", "i-22"), ("Bob", "b-23")]:
+        add_customer(page, name, ext, f"{name.lower()}@example.com")
+    page.goto("/customers")
+    table = page.locator("#customer-table")
+    held = []
+    page.route(re.compile(r"/customers\?.*q=i"), lambda route: held.append(route))
+
+    page.get_by_label("Search").fill("i")
+    expect(table).to_have_attribute("aria-busy", "true")
+    edit_bob = page.get_by_role("button", name="Edit Bob")
+    box = edit_bob.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    edit_bob.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)  # time enough for an editor to be fetched, were it asked for
+    expect(table.get_by_role("button", name="Save")).to_have_count(0)
+
+    held[0].continue_()
+    expect(page.locator("#match-count")).to_contain_text("2 customers match")
+    expect(table).not_to_have_attribute("aria-busy", "true")
+    page.get_by_role("button", name="Edit Iris").click()
+    expect(table.get_by_role("button", name="Save")).to_be_visible()
+
+
 def test_a_form_sent_back_with_errors_focuses_the_field_to_correct(signed_up):
     page = signed_up
     page.goto("/customers/new")
