@@ -302,7 +302,11 @@ def add_members(segment_id: uuid.UUID) -> Response:
 def remove_members(segment_id: uuid.UUID) -> Response:
     """Take customers out of a segment."""
     segment = get_or_404(CustomerSegment, segment_id)
-    ids = customer_service.owned_customer_ids(db.session, _ids_from_form())
+    selected = _ids_from_form()
+    if not selected:
+        notify("Select at least one customer first.", "error")
+        return _after_membership_change(segment)
+    ids = customer_service.owned_customer_ids(db.session, selected)
     removed = customer_service.remove_from_segment(db.session, segment, ids)
     db.session.commit()
     notify(f"Removed {removed} customer{'s' if removed != 1 else ''} from {segment.name}.")

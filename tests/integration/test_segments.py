@@ -139,6 +139,20 @@ def test_remove_a_row_from_the_segment_page(app, signed_in, user):
     assert "Removed 1 customer from Champions." in response.text
 
 
+def test_remove_selected_with_nothing_selected_asks_to_select(app, signed_in, user):
+    [c] = make_customers(app, user, {"name": "Stays"})
+    segment_id = make_segment(app, user, members=[c])
+    response = signed_in.post(
+        f"/segments/{segment_id}/members/remove",
+        data={},
+        headers={**HTMX, "HX-Target": "customer-table"},
+    )
+    assert response.status_code == 200
+    assert "Select at least one customer first." in response.text
+    assert "Removed 0" not in response.text
+    assert names_in(response.text) == ["Stays"]
+
+
 def test_cross_account_memberships_are_impossible(app, signed_in, user):
     [mine] = make_customers(app, user, {"name": "Mine"})
     with app.app_context():
