@@ -7,6 +7,8 @@ itself must not. One long snippet or row used to widen a whole page's layout gri
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import sign_up
@@ -138,3 +140,37 @@ def test_every_page_fits_a_phone_screen(browser, live_server, tmp_path):
         context.close()
     assert too_wide == {}, f"pages wider than a {PHONE['width']} px screen: {too_wide}"
     assert squeezed == {}, f"texts squeezed a few letters wide: {squeezed}"
+
+
+def test_on_a_phone_the_filters_beyond_the_search_fold_away(browser, live_server):
+    """Seven filters filled a phone's first screen: the table started below it."""
+    context = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        sign_up(page)
+        page.goto("/")
+        page.get_by_role("button", name="Load demo data").click()
+        expect(page.locator("#total-customers")).to_have_text("300")
+
+        page.goto("/customers")
+        expect(page.get_by_label("Search")).to_be_visible()
+        expect(page.get_by_label("Churn risk")).to_be_hidden()
+        expect(page.locator("#customer-table tbody tr").first).to_be_in_viewport()
+
+        page.get_by_text("More filters").click()
+        page.get_by_label("Churn risk").select_option("high")
+        expect(page).to_have_url(re.compile(r"band=high"))
+        expect(page.locator("#match-count")).to_contain_text("match")
+
+        # A link with such a filter in use shows it.
+        page.reload()
+        expect(page.get_by_label("Churn risk")).to_be_visible()
+        expect(page.get_by_label("Churn risk")).to_have_value("high")
+
+        # A wider screen has room for them all, and no fold.
+        page.set_viewport_size({"width": 1024, "height": 768})
+        page.goto("/customers")
+        expect(page.get_by_label("Churn risk")).to_be_visible()
+        expect(page.get_by_text("More filters")).to_be_hidden()
+    finally:
+        context.close()
