@@ -142,8 +142,9 @@ def test_every_page_fits_a_phone_screen(browser, live_server, tmp_path):
     assert squeezed == {}, f"texts squeezed a few letters wide: {squeezed}"
 
 
-def test_on_a_phone_the_filters_beyond_the_search_fold_away(browser, live_server):
-    """Seven filters filled a phone's first screen: the table started below it."""
+def test_on_a_phone_filters_and_bulk_actions_fold_away(browser, live_server):
+    """Seven filters and five bulk-action controls filled a phone's first screen: the table
+    started below it."""
     context = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844})
     page = context.new_page()
     try:
@@ -155,7 +156,13 @@ def test_on_a_phone_the_filters_beyond_the_search_fold_away(browser, live_server
         page.goto("/customers")
         expect(page.get_by_label("Search")).to_be_visible()
         expect(page.get_by_label("Churn risk")).to_be_hidden()
+        expect(page.get_by_role("button", name="Delete selected")).to_be_hidden()
         expect(page.locator("#customer-table tbody tr").first).to_be_in_viewport()
+
+        page.locator("#customer-table tbody input[name=ids]").first.check()
+        page.get_by_text("Actions for selected").click()
+        page.get_by_role("button", name="Add selected to segment").click()
+        expect(page.get_by_role("status")).to_contain_text(re.compile(r"Added \d+ customers? to"))
 
         page.get_by_text("More filters").click()
         page.get_by_label("Churn risk").select_option("high")
@@ -172,5 +179,7 @@ def test_on_a_phone_the_filters_beyond_the_search_fold_away(browser, live_server
         page.goto("/customers")
         expect(page.get_by_label("Churn risk")).to_be_visible()
         expect(page.get_by_text("More filters")).to_be_hidden()
+        expect(page.get_by_role("button", name="Delete selected")).to_be_visible()
+        expect(page.get_by_text("Actions for selected")).to_be_hidden()
     finally:
         context.close()
