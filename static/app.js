@@ -80,14 +80,38 @@
   // table) says it is busy while one is away, and holds clicks (by mouse or keyboard) on
   // what it shows until the answer comes: an editor opened or a box ticked on rows about
   // to be replaced would be lost with them.
+  function busyRegion(element) {
+    return element && element.matches("[data-busy-while-loading]") ? element : null;
+  }
+
   document.addEventListener("htmx:beforeRequest", function (event) {
-    var region = event.detail.target;
-    if (region && region.matches("[data-busy-while-loading]")) region.setAttribute("aria-busy", "true");
+    var region = busyRegion(event.detail.target);
+    if (!region) return;
+    region.dataset.requests = String((Number(region.dataset.requests) || 0) + 1);
+    region.setAttribute("aria-busy", "true");
   });
 
   document.addEventListener("htmx:afterRequest", function (event) {
-    var region = event.detail.target;
-    if (region && region.matches("[data-busy-while-loading]")) region.removeAttribute("aria-busy");
+    var region = busyRegion(event.detail.target);
+    if (!region) return;
+    region.dataset.requests = String(Math.max(0, (Number(region.dataset.requests) || 0) - 1));
+    if (region.dataset.requests === "0") region.removeAttribute("aria-busy");
+  });
+
+  // A search typed into the region's filter form makes its rows stale at the first
+  // keystroke, before the request leaves (it waits for a pause in the typing). Should no
+  // request follow, the region is released after a second.
+  var searchTimer = null;
+  document.addEventListener("input", function (event) {
+    var field = event.target;
+    if (!field.matches("[data-search-as-you-type]") || !field.form) return;
+    var region = busyRegion(document.querySelector(field.form.getAttribute("hx-target")));
+    if (!region) return;
+    region.setAttribute("aria-busy", "true");
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(function () {
+      if (!Number(region.dataset.requests)) region.removeAttribute("aria-busy");
+    }, 1000);
   });
 
   document.addEventListener("click", function (event) {
