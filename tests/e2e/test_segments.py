@@ -115,3 +115,22 @@ def test_typing_criteria_on_a_slow_connection_loses_nothing(signed_up):
         page.wait_for_timeout(430)  # a pause: the form asks for a preview
     expect(page.get_by_label("Rule 1: value")).to_have_value("vip, trial, enterprise")
     expect(page.get_by_label("Rule 1: value")).to_be_focused()
+
+
+def test_remove_selected_with_nothing_selected_says_so(signed_up):
+    page = signed_up
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    add_customer(page, "Gil", "g-1", "gil@example.com")
+    create_segment(page, "Empty handed")
+    page.goto("/customers")
+    page.get_by_label("Select Gil").check()
+    page.get_by_role("button", name="Add selected to segment").click()
+    expect(page.get_by_role("status")).to_contain_text("Added 1 customer to Empty handed.")
+
+    page.goto("/segments")
+    page.get_by_role("link", name="Empty handed").click()
+    page.get_by_role("button", name="Remove selected from this segment").click()
+    expect(page.get_by_role("status")).to_contain_text("Select at least one customer first.")
+    expect(table_names(page)).to_have_text(["Gil"])
+    assert errors == []
