@@ -80,6 +80,11 @@ class CustomerFilters:
         """True when a filter other than the segment is set (a search within it)."""
         return self != CustomerFilters(segment_id=self.segment_id)
 
+    @property
+    def without_text(self) -> CustomerFilters:
+        """The same filters without the free-text search (the others fold away on a phone)."""
+        return replace(self, text="")
+
 
 @dataclass(frozen=True)
 class CustomerQuery:
