@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.conftest import sign_up
 from tests.e2e.test_customers_table import add_customer
@@ -50,6 +50,18 @@ SQUEEZED_TEXTS = """() => {
 }"""
 
 
+def assert_row_fits(row: Locator) -> None:
+    """A customer row shows its risk and its buttons without scrolling sideways."""
+    width = row.page.viewport_size["width"]
+    risk = row.get_by_title(re.compile("churn risk")).bounding_box()
+    delete = row.get_by_role("button", name=re.compile("^Delete")).bounding_box()
+    assert risk["x"] + risk["width"] <= width, "the risk is on the screen"
+    assert delete["x"] + delete["width"] <= width, "the row's buttons are on the screen"
+    # Still a table to a screen reader: a row of cells under column headers.
+    expect(row.get_by_role("cell")).not_to_have_count(0)
+    expect(row.page.get_by_role("columnheader", name="Churn risk")).to_be_visible()
+
+
 def test_every_page_fits_a_phone_screen(browser, live_server, tmp_path):
     context = browser.new_context(base_url=live_server, viewport=PHONE)
     page = context.new_page()
@@ -86,12 +98,15 @@ def test_every_page_fits_a_phone_screen(browser, live_server, tmp_path):
 
         page.goto("/customers")
         check("customer table")
+        assert_row_fits(page.locator("#customer-table tbody tr").first)
         rows = page.locator("#customer-table tbody")
         rows.get_by_role("button", name="Edit").first.click()
         expect(rows.get_by_role("button", name="Save")).to_be_visible()
         check("customer table, a row being edited")
         save = rows.get_by_role("button", name="Save").bounding_box()
         assert save["x"] + save["width"] <= PHONE["width"], "Save is on the screen"
+        name = rows.get_by_label("Name").bounding_box()
+        assert name["width"] > PHONE["width"] * 0.75, "the fields use the row's width"
         page.goto("/customers")
         page.locator("#customer-table tbody tr a").first.click()
         expect(page.locator("#churn-risk")).to_be_visible()
@@ -158,6 +173,9 @@ def test_on_a_phone_filters_and_bulk_actions_fold_away(browser, live_server):
         expect(page.get_by_label("Churn risk")).to_be_hidden()
         expect(page.get_by_role("button", name="Delete selected")).to_be_hidden()
         expect(page.locator("#customer-table tbody tr").first).to_be_in_viewport()
+        assert_row_fits(page.locator("#customer-table tbody tr").first)
+        table_box = page.locator("#customer-table .overflow-x-auto")
+        assert table_box.evaluate("box => box.scrollWidth - box.clientWidth") == 0
 
         page.locator("#customer-table tbody input[name=ids]").first.check()
         page.get_by_text("Actions for selected").click()
