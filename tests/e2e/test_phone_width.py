@@ -78,6 +78,8 @@ def test_every_page_fits_a_phone_screen(browser, live_server, tmp_path):
 
     try:
         sign_up(page)
+        for menu in ("Account menu", "Navigation menu"):  # one line each, not "Account" over "▾"
+            assert page.get_by_label(menu).bounding_box()["height"] < 40, menu
         for path in ("/customers", "/segments", "/surveys", "/surveys/outbox", "/"):
             page.goto(path)
             check(f"{path}, empty")
