@@ -556,3 +556,44 @@ def test_survey_counts_follow_every_way_invitations_and_answers_come_and_go(app,
         session.delete(session.get(User, rival.id))
         assert set(check()) == {"NPS"}
         assert session.get(SurveyCount, csat.id) is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "score", "new_kind", "headline", "note"),
+    [
+        (
+            "satisfaction",
+            "4",
+            "nps",
+            "nps-score",
+            "The answer so far was given before this survey asked for an NPS score",
+        ),
+        (
+            "nps",
+            "9",
+            "satisfaction",
+            "satisfaction-average",
+            "before this survey asked for a satisfaction score, so there is no score yet",
+        ),
+    ],
+)
+def test_results_after_the_survey_changed_kind(
+    app, signed_in, user, pat, kind, score, new_kind, headline, note
+):
+    """Answers keep the kind they were given in; the page said "500" when none was of the new
+    kind (it divided by the count of such answers)."""
+    survey_id = make_survey(app, user, kind=kind, question="Asked first")
+    signed_in.post("/surveys/send", data={"survey": str(survey_id), "customer": str(pat)})
+    [invitation] = invitations(app, survey_id)
+    app.test_client().post(link_path(invitation), data={"score": score})
+    edited = signed_in.post(
+        f"/surveys/{survey_id}/edit",
+        data={"title": "Changed", "kind": new_kind, "question": "Asked now"},
+    )
+    assert edited.status_code == 303
+
+    page = signed_in.get(f"/surveys/{survey_id}")
+    assert page.status_code == 200
+    assert re.search(rf'id="{headline}"[^>]*>—<', page.text)
+    assert re.search(r'id="response-count"[^>]*>1<', page.text)
+    assert note in page.text
