@@ -45,9 +45,9 @@ class EventForm(Form):
         + [SelectChoice(OTHER, "Other…")],
         default="login",
     )
-    custom_type = StringField(
-        "Custom type", filters=[strip], validators=[Optional(), Length(max=50)]
-    )
+    # No Optional(): it would stop the checks before validate_custom_type, which needs to see
+    # an empty custom type when "Other" is chosen.
+    custom_type = StringField("Custom type", filters=[strip], validators=[Length(max=50)])
     event_date = DateTimeLocalField(
         "When (UTC)",
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],

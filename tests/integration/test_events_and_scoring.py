@@ -6,6 +6,7 @@ import random
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from loyalty.domain import scoring
@@ -132,6 +133,33 @@ def test_event_form_errors_come_back_in_place(app, signed_in, user):
     assert response.status_code == 422
     assert "Use letters, digits and underscores only" in response.text
     assert "Enter a date and time" in response.text
+
+
+@pytest.mark.parametrize("custom_type", ["", "   "])
+def test_other_needs_a_custom_type(app, signed_in, user, custom_type):
+    """ "Other…" with nothing typed was a 500: the field's Optional() stopped the check."""
+    cid = make_customer(app, user)
+    logged = signed_in.post(
+        f"/customers/{cid}/events",
+        data=event_form("__other__", custom_type=custom_type),
+        headers=HTMX,
+    )
+    assert logged.status_code == 422
+    assert "Choose or type an event type." in logged.text
+
+    signed_in.post(f"/customers/{cid}/events", data=event_form("login"), headers=HTMX)
+    with app.app_context():
+        event = db.session.scalar(select(EngagementEvent))
+    prefix = f"e-{event.id.hex[:12]}-"
+    edited = signed_in.post(
+        f"/events/{event.id}/edit",
+        data={prefix + k: v for k, v in event_form("__other__", custom_type=custom_type).items()},
+        headers=HTMX,
+    )
+    assert edited.status_code == 422
+    assert "Choose or type an event type." in edited.text
+    with app.app_context():
+        assert db.session.scalar(select(EngagementEvent.event_type)) == "login"
 
 
 def test_payment_failures_do_not_count_as_engagement(app, signed_in, user):
