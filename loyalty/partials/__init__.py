@@ -7,6 +7,8 @@ always get the whole page, and `Vary` tells caches the two answers differ.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Response, flash, get_flashed_messages, make_response, redirect, request
 from flask import render_template as render_page
 from jinja2_fragments.flask import render_block, render_blocks
@@ -39,9 +41,13 @@ def render(
     *,
     status: int = 200,
     oob: tuple[str, ...] = (),
+    page_context: Callable[[], dict] | None = None,
     **context,
 ) -> Response:
-    """Render the whole page, or `block` (plus any `oob` blocks and toasts) for htmx."""
+    """Render the whole page, or `block` (plus any `oob` blocks and toasts) for htmx.
+
+    `page_context` gives what the whole page needs beyond the block's `context`; it is only
+    called when the whole page is rendered (a form posted without htmx, say)."""
     if block is not None and wants_fragment():
         if oob:
             html = render_blocks(template, [block, *oob], **context)
@@ -49,6 +55,8 @@ def render(
             html = render_block(template, block, **context)
         html += render_block("_toasts.html", "oob_toasts", messages=_pending_toasts())
     else:
+        if page_context is not None:
+            context = {**page_context(), **context}
         html = render_page(template, **context)
     response = make_response(html, status)
     response.vary.update(HTMX_VARY)
@@ -66,9 +74,14 @@ def fragment(template: str, page_url: str, *, status: int = 200, **context) -> R
     return response
 
 
-def form_errors(template: str, block: str, **context) -> Response:
-    """A form with its field errors: a 422 so htmx swaps it in and clients see the failure."""
-    return render(template, block, status=422, **context)
+def form_errors(
+    template: str, block: str, *, page_context: Callable[[], dict] | None = None, **context
+) -> Response:
+    """A form with its field errors: a 422 so htmx swaps it in and clients see the failure.
+
+    Without htmx the whole page comes back: `page_context` gives what it needs beyond the
+    form's block (see `render`)."""
+    return render(template, block, status=422, page_context=page_context, **context)
 
 
 def redirect_to(url: str) -> Response:

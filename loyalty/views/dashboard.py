@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from loyalty.extensions import db
 from loyalty.forms.customers import CustomerForm
-from loyalty.partials import notify, redirect_to, render
+from loyalty.partials import notify, redirect_to, render, wants_fragment
 from loyalty.services import customers as customer_service
 from loyalty.services import demo
 from loyalty.services.analytics import churn_analytics, engagement_trend, feedback_summary
@@ -56,6 +56,8 @@ def quick_add() -> Response:
             rescore(db.session, current_user.id, customer_ids=[customer.id])
             db.session.commit()
             notify(f"{customer.name} was added.")
+            if not wants_fragment():  # the form only posts through htmx; anything else
+                return redirect_to(url_for("dashboard.index"))
             response = render(
                 "dashboard/index.html",
                 "quick_add_form",
@@ -66,7 +68,12 @@ def quick_add() -> Response:
             response.headers["HX-Trigger"] = "customer-added"
             return response
     return render(
-        "dashboard/index.html", "quick_add_form", status=422, quick_form=form, added=False
+        "dashboard/index.html",
+        "quick_add_form",
+        status=422,
+        page_context=_numbers,
+        quick_form=form,
+        added=False,
     )
 
 

@@ -84,27 +84,30 @@ def _members_query(segment: CustomerSegment):
 def detail(segment_id: uuid.UUID) -> Response:
     """A segment: what it is for, and its members in the same table as /customers."""
     segment = get_or_404(CustomerSegment, segment_id)
-    context = table_context(_members_query(segment), "segments.detail", segment_id=segment.id)
-    response = render(
-        "segments/detail.html",
-        "customer_table",
-        segment=segment,
-        match=(segment.criteria or {}).get("match", "all"),
-        rows=_rows_from_criteria(segment.criteria),
-        fields=FIELDS,
-        operators=OPERATORS,
-        nps_categories=NPS_CATEGORIES,
-        event_types=STANDARD_EVENT_TYPES,
-        sentences=_saved_sentences(segment),
-        problems=None,
-        total=None,
-        first=[],
-        stats=segment_service.stats_of(db.session, segment),
-        form=SegmentForm(data={"name": segment.name, "description": segment.description}),
-        tags=filter_form_tags(),
-        **context,
-    )
+    context = _page(segment)
+    response = render("segments/detail.html", "customer_table", **context)
     return pushing_view_url(response, context)
+
+
+def _page(segment: CustomerSegment) -> dict:
+    """Everything the segment's whole page shows, as saved; a form's errors override parts."""
+    return {
+        **table_context(_members_query(segment), "segments.detail", segment_id=segment.id),
+        "segment": segment,
+        "match": (segment.criteria or {}).get("match", "all"),
+        "rows": _rows_from_criteria(segment.criteria),
+        "fields": FIELDS,
+        "operators": OPERATORS,
+        "nps_categories": NPS_CATEGORIES,
+        "event_types": STANDARD_EVENT_TYPES,
+        "sentences": _saved_sentences(segment),
+        "problems": None,
+        "total": None,
+        "first": [],
+        "stats": segment_service.stats_of(db.session, segment),
+        "form": SegmentForm(data={"name": segment.name, "description": segment.description}),
+        "tags": filter_form_tags(),
+    }
 
 
 def _saved_sentences(segment: CustomerSegment) -> list[str]:
@@ -130,7 +133,13 @@ def edit(segment_id: uuid.UUID) -> Response:
             db.session.commit()
             notify("Segment saved.")
             return redirect_to(url_for("segments.detail", segment_id=segment.id))
-    return form_errors("segments/detail.html", "segment_form", segment=segment, form=form)
+    return form_errors(
+        "segments/detail.html",
+        "segment_form",
+        page_context=lambda: _page(segment),
+        segment=segment,
+        form=form,
+    )
 
 
 RULE_INPUTS = ("field", "op", "value", "value2", "count", "event_type", "days")
@@ -224,6 +233,7 @@ def _editor(
         "segments/detail.html",
         "criteria_editor",
         status=status if problems is None else (422 if status == 200 else status),
+        page_context=lambda: _page(segment),
         segment=segment,
         match=match,
         rows=rows,

@@ -56,23 +56,27 @@ def detail(survey_id: uuid.UUID) -> Response:
     segment = None
     if request.args.get("segment"):
         segment = get_or_404(CustomerSegment, _uuid(request.args["segment"]) or uuid.UUID(int=0))
-    results = survey_service.survey_results(db.session, survey, segment.id if segment else None)
+    return render("surveys/detail.html", "survey_results", **_page(survey, segment))
+
+
+def _page(survey: FeedbackSurvey, segment: CustomerSegment | None = None) -> dict:
+    """Everything the survey's whole page shows, as saved; a form's errors override parts."""
     example_id = "CUSTOMER_EXTERNAL_ID"
-    return render(
-        "surveys/detail.html",
-        "survey_results",
-        survey=survey,
-        segment=segment,
-        results=results,
-        segments=customer_service.account_segments(db.session),
-        form=SurveyForm(obj=survey, formdata=None),
-        kinds=KINDS,
-        satisfaction_labels=SATISFACTION_LABELS,
-        embed_base=embed_base(),
-        embed_secret=current_user.embed_secret,
-        example_signature=embed_signature(current_user.embed_secret, str(survey.id), example_id),
-        example_id=example_id,
-    )
+    return {
+        "survey": survey,
+        "segment": segment,
+        "results": survey_service.survey_results(
+            db.session, survey, segment.id if segment else None
+        ),
+        "segments": customer_service.account_segments(db.session),
+        "form": SurveyForm(obj=survey, formdata=None),
+        "kinds": KINDS,
+        "satisfaction_labels": SATISFACTION_LABELS,
+        "embed_base": embed_base(),
+        "embed_secret": current_user.embed_secret,
+        "example_signature": embed_signature(current_user.embed_secret, str(survey.id), example_id),
+        "example_id": example_id,
+    }
 
 
 @bp.post("/<uuid:survey_id>/edit")
@@ -85,7 +89,14 @@ def edit(survey_id: uuid.UUID) -> Response:
         db.session.commit()
         notify("Survey saved.")
         return redirect_to(url_for("surveys.detail", survey_id=survey.id))
-    return form_errors("surveys/detail.html", "survey_form", survey=survey, form=form, kinds=KINDS)
+    return form_errors(
+        "surveys/detail.html",
+        "survey_form",
+        page_context=lambda: _page(survey),
+        survey=survey,
+        form=form,
+        kinds=KINDS,
+    )
 
 
 @bp.post("/<uuid:survey_id>/delete")

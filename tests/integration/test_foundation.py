@@ -7,6 +7,8 @@ import re
 import pytest
 
 from loyalty import create_app
+from tests.integration.test_segments import make_segment
+from tests.integration.test_surveys import make_survey
 
 
 def test_same_url_answers_whole_page_or_fragment(client):
@@ -39,6 +41,48 @@ def test_htmx_form_errors_come_back_as_a_422_fragment(client):
     assert response.status_code == 422
     assert "<html" not in response.text
     assert "Enter your e-mail address." in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "status", "says"),
+    [
+        ("/segments/{segment}/edit", {"name": " "}, 422, "Give the segment a name."),
+        (
+            "/segments/{segment}/criteria",
+            {"rules-0-field": "churn_risk", "rules-0-op": "above", "rules-0-value": "250"},
+            422,
+            "A churn risk is a number from 0 to 100.",
+        ),
+        ("/segments/{segment}/criteria/preview", {"add": "1"}, 200, "Define by criteria"),
+        ("/surveys/{survey}/edit", {"title": " ", "kind": "nps"}, 422, "Give the survey a title."),
+        ("/quick-add", {"quick-name": "Pat"}, 422, "Enter the customer&#39;s ID"),
+    ],
+)
+def test_forms_posted_without_htmx_come_back_as_whole_pages(
+    app, signed_in, user, path, data, status, says
+):
+    """Without JavaScript (or before htmx loads) a form posts normally: its errors come back
+    on the whole page. These answered 500: the page was drawn with only the form's data."""
+    url = path.format(segment=make_segment(app, user), survey=make_survey(app, user))
+    response = signed_in.post(url, data=data)
+    assert response.status_code == status
+    assert "<html" in response.text
+    assert says in response.text
+
+
+def test_quick_add_without_htmx_goes_to_the_dashboard(signed_in):
+    response = signed_in.post(
+        "/quick-add",
+        data={
+            "quick-external_customer_id": "cus_1",
+            "quick-name": "Pat",
+            "quick-email": "pat@example.com",
+            "quick-signup_date": "2026-01-05",
+        },
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
+    assert "Pat was added." in signed_in.get("/").text
 
 
 def test_htmx_success_redirects_with_hx_redirect(client, user):
