@@ -6,6 +6,7 @@ import time
 
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import sign_up
 from tests.e2e.test_customers_table import add_customer, table_names
 
 
@@ -134,3 +135,32 @@ def test_remove_selected_with_nothing_selected_says_so(signed_up):
     expect(page.get_by_role("status")).to_contain_text("Select at least one customer first.")
     expect(table_names(page)).to_have_text(["Gil"])
     assert errors == []
+
+
+def test_forms_work_without_javascript(browser, live_server):
+    """With scripts off, a form posts normally and its errors come back on the whole page
+    (the segment's and the survey's forms answered 500)."""
+    context = browser.new_context(base_url=live_server, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        sign_up(page)
+        create_segment(page, "Champions")
+        page.get_by_label("Name", exact=True).fill("")
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_text("Give the segment a name.")).to_be_visible()
+        expect(page.get_by_role("heading", name="Members", exact=True)).to_be_visible()
+
+        page.get_by_label("Name", exact=True).fill("Best customers")
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("heading", name="Best customers")).to_be_visible()
+
+        page.goto("/surveys")
+        page.get_by_label("Title").fill("Quarterly NPS")
+        page.get_by_role("button", name="Create survey").click()
+        expect(page.get_by_role("heading", name="Quarterly NPS")).to_be_visible()
+        page.get_by_label("Title").fill(" ")
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_text("Give the survey a title.")).to_be_visible()
+        expect(page.get_by_role("heading", name="Results")).to_be_visible()
+    finally:
+        context.close()
