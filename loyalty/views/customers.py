@@ -204,17 +204,18 @@ def new() -> Response:
 def detail(customer_id: uuid.UUID) -> Response:
     """One customer: risk and its reasons, segments, tags, timeline, survey answers."""
     customer = get_or_404(Customer, customer_id)
-    return render("customers/detail.html", **_detail_context(customer))
+    return render("customers/detail.html", **detail_context(customer))
 
 
-def _detail_context(customer: Customer) -> dict:
+def detail_context(customer: Customer, event_form: EventForm | None = None) -> dict:
+    """Everything the customer's whole page shows (`event_form`: one sent back with errors)."""
     return {
         "segments": customer_service.segments_of(db.session, customer),
         "all_segments": customer_service.account_segments(db.session),
         "answers": customer_service.survey_answers(db.session, customer),
         "account_tags": customer_service.account_tags(db.session),
         **customer_survey_panel(customer),
-        **customer_panels(customer),
+        **customer_panels(customer, event_form),
     }
 
 
@@ -386,7 +387,7 @@ def _tags_panel(customer: Customer, error: str = "", typed: str = "", status: in
     context = (
         {"customer": customer, "account_tags": customer_service.account_tags(db.session)}
         if wants_fragment()
-        else _detail_context(customer)
+        else detail_context(customer)
     )
     return render(
         "customers/detail.html",

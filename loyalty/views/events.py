@@ -13,7 +13,7 @@ from loyalty.forms.events import EventForm
 from loyalty.models import Customer, EngagementEvent
 from loyalty.partials import fragment, notify, redirect_to, render, wants_fragment
 from loyalty.services import events as event_service
-from loyalty.views.customers import customer_panels
+from loyalty.views.customers import customer_panels, detail_context
 
 bp = Blueprint("events", __name__)
 
@@ -55,13 +55,11 @@ def create(customer_id: uuid.UUID) -> Response:
     """Log an event; the timeline and the score update without a page reload."""
     customer = get_or_404(Customer, customer_id)
     form = EventForm()
-    if not form.validate():
-        if not wants_fragment():
-            notify("The event was not saved: check its fields.", "error")
-            return redirect_to(url_for("customers.detail", customer_id=customer.id))
-        return render(
-            "customers/detail.html", "timeline", status=422, **customer_panels(customer, form)
+    if not form.validate():  # without htmx, the whole page with the form open
+        context = (
+            customer_panels(customer, form) if wants_fragment() else detail_context(customer, form)
         )
+        return render("customers/detail.html", "timeline", status=422, **context)
     event_service.log_event(db.session, customer, form.chosen_type(), form.moment(), form.details())
     db.session.commit()
     notify("Event logged. The churn score is up to date.")

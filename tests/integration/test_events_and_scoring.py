@@ -162,6 +162,23 @@ def test_other_needs_a_custom_type(app, signed_in, user, custom_type):
         assert db.session.scalar(select(EngagementEvent.event_type)) == "login"
 
 
+def test_event_form_errors_without_htmx_keep_what_was_typed(app, signed_in, user):
+    """Without JavaScript the customer page comes back with the form open and its errors;
+    it used to redirect with a toast, losing what was typed."""
+    cid = make_customer(app, user)
+    response = signed_in.post(
+        f"/customers/{cid}/events",
+        data=event_form("__other__", text="Called about the renewal"),
+    )
+    assert response.status_code == 422
+    assert "<html" in response.text
+    assert "Choose or type an event type." in response.text
+    assert "Called about the renewal" in response.text
+    assert re.search(r"<details[^>]*open", response.text)
+    with app.app_context():
+        assert db.session.scalar(select(EngagementEvent)) is None
+
+
 def test_payment_failures_do_not_count_as_engagement(app, signed_in, user):
     cid = make_customer(app, user)
     signed_in.post(f"/customers/{cid}/events", data=event_form("payment_failed"), headers=HTMX)
