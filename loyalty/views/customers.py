@@ -447,13 +447,17 @@ def join_segment(customer_id: uuid.UUID) -> Response:
     )
 
 
+# The customer table's bulk actions, here and on a segment's page, with nothing ticked.
+NOTHING_SELECTED = "Select at least one customer first."
+
+
 @bp.post("/bulk")
 def bulk() -> Response:
     """Delete the selected customers, or add them to a segment."""
     ids = [i for i in (_uuid(v) for v in request.form.getlist("ids")) if i]
     action = request.form.get("action", "")
     if not ids:
-        notify("Select at least one customer first.", "error")
+        notify(NOTHING_SELECTED, "error")
     elif action == "delete":
         deleted = customer_service.delete_customers(db.session, ids)
         db.session.commit()

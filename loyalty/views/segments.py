@@ -28,6 +28,7 @@ from loyalty.services import customers as customer_service
 from loyalty.services import segment_criteria as criteria_service
 from loyalty.services import segments as segment_service
 from loyalty.views.customers import (
+    NOTHING_SELECTED,
     filter_form_tags,
     parse_list_query,
     pushing_view_url,
@@ -314,7 +315,7 @@ def remove_members(segment_id: uuid.UUID) -> Response:
     segment = get_or_404(CustomerSegment, segment_id)
     selected = _ids_from_form()
     if not selected:
-        notify("Select at least one customer first.", "error")
+        notify(NOTHING_SELECTED, "error")
         return _after_membership_change(segment)
     ids = customer_service.owned_customer_ids(db.session, selected)
     removed = customer_service.remove_from_segment(db.session, segment, ids)
