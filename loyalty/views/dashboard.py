@@ -56,7 +56,7 @@ def quick_add() -> Response:
             rescore(db.session, current_user.id, customer_ids=[customer.id])
             db.session.commit()
             notify(f"{customer.name} was added.")
-            if not wants_fragment():  # the form only posts through htmx; anything else
+            if not wants_fragment():  # the dialog posts through htmx; a plain post gets the page
                 return redirect_to(url_for("dashboard.index"))
             response = render(
                 "dashboard/index.html",
