@@ -240,6 +240,13 @@ def _read_json(stream: BinaryIO) -> ImportTable:
         data = lists[0]
     if not isinstance(data, list):
         raise ImportFileError("Expected a list of customers (objects with fields).")
+    try:  # a lone "\\ud800" escape anywhere: no page could even show the file's rows
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ImportFileError(
+            "The JSON holds half of a character (a lone \\ud800-\\udfff escape), which is "
+            "not text. Fix the export and try again."
+        ) from None
     columns: dict[str, None] = {}
     for item in data:
         if isinstance(item, dict):
@@ -400,17 +407,36 @@ def tags_to_add(current: Iterable[str], typed: str) -> tuple[str, ...]:
 
 # PostgreSQL text cannot hold U+0000 (SQLite can): refused at every door, on both databases.
 NUL_MESSAGE = "Contains a NUL character (\\u0000), which text cannot hold."
+# JSON can escape half of a UTF-16 pair ("\\ud800") on its own: Python reads it as a
+# character that no UTF-8 text, database or page can hold.
+SURROGATE_MESSAGE = (
+    "Contains half of a character (a lone \\ud800-\\udfff escape), which is not text."
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def contains_nul(value: object) -> bool:
-    """True when any text in a JSON-like value, keys included, holds a NUL character."""
+def text_problem(text: str) -> str | None:
+    """Why `text` cannot be stored (a NUL, a lone surrogate), or None when it can."""
+    if "\x00" in text:
+        return NUL_MESSAGE
+    if not text.isascii() and _SURROGATE.search(text):
+        return SURROGATE_MESSAGE
+    return None
+
+
+def unstorable_text(value: object) -> str | None:
+    """Why some text in a JSON-like value, keys included, cannot be stored; None if all can."""
     if isinstance(value, str):
-        return "\x00" in value
+        return text_problem(value)
     if isinstance(value, dict):
-        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(contains_nul(item) for item in value)
-    return False
+        for key, item in value.items():
+            if problem := unstorable_text(key) or unstorable_text(item):
+                return problem
+    elif isinstance(value, list):
+        for item in value:
+            if problem := unstorable_text(item):
+                return problem
+    return None
 
 
 def _text(value: object) -> str:
@@ -419,8 +445,8 @@ def _text(value: object) -> str:
     if isinstance(value, dict | list):
         raise ValueError("Expected text, not a nested object or list.")
     text = str(value)
-    if "\x00" in text:
-        raise ValueError(NUL_MESSAGE)
+    if problem := text_problem(text):
+        raise ValueError(problem)
     return text.strip()
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import Select, and_, exists, false, func, literal_column, or_, s
 from sqlalchemy.orm import Session, raiseload
 
 from loyalty.domain.bands import band_bounds
+from loyalty.domain.importing import text_problem
 from loyalty.models import (
     Customer,
     CustomerSegmentMembership,
@@ -190,7 +191,7 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[object, uuid.UUID] | None:
                 return None
         elif value is not None and sort == "risk":
             value = float(value)
-        elif value is not None and (not isinstance(value, str) or "\x00" in value):
+        elif value is not None and (not isinstance(value, str) or text_problem(value)):
             return None
     except (ValueError, TypeError):
         return None

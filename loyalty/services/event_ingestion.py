@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from loyalty.domain.api_input import InputError, customer_input, event_input
-from loyalty.domain.importing import NUL_MESSAGE, contains_nul
+from loyalty.domain.importing import unstorable_text
 from loyalty.models import Customer, EngagementEvent, IdempotencyKey
 from loyalty.services import rescore_queue
 from loyalty.services.bulk import copy_from_stdin, insert_rows
@@ -131,8 +131,8 @@ def ingest(
                 "errors": {"": "Expected an object."},
             }
             continue
-        if contains_nul(item):
-            results[index] = {"index": index, "status": "failed", "errors": {"": NUL_MESSAGE}}
+        if problem := unstorable_text(item):
+            results[index] = {"index": index, "status": "failed", "errors": {"": problem}}
             continue
         item = dict(item)
         external_id = item.pop("externalCustomerId", None)

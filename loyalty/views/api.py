@@ -26,7 +26,7 @@ from loyalty.domain.api_input import (
     survey_input,
 )
 from loyalty.domain.bands import RISK_BANDS, risk_band
-from loyalty.domain.importing import NUL_MESSAGE, contains_nul
+from loyalty.domain.importing import unstorable_text
 from loyalty.domain.scoring import factors_to_json
 from loyalty.domain.surveys import DEFAULT_QUESTIONS, KINDS
 from loyalty.errors import problem
@@ -117,13 +117,13 @@ def _body() -> object:
     """The request's JSON; a 400 problem when it is not JSON at all."""
     try:
         data = request.get_json(silent=True)
-        has_nul = contains_nul(data)
+        problem = unstorable_text(data)
     except RecursionError:  # nested deeper than any real document
         data = None
     if data is None:
         raise _Malformed()
-    if has_nul:
-        raise InputError({"": NUL_MESSAGE})
+    if problem:
+        raise InputError({"": problem})
     return data
 
 

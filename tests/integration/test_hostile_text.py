@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+
+import pytest
 
 from loyalty.extensions import db
 from loyalty.models import (
@@ -131,9 +134,14 @@ def test_import_headers_cells_and_json_keys_are_escaped_in_the_review(signed_in)
 # PostgreSQL text cannot hold U+0000; SQLite can. Every door refuses it, on both databases.
 NUL = "a\x00b"
 NUL_SAID = "Contains a NUL character (\\u0000), which text cannot hold."
+# JSON may escape half of a UTF-16 pair on its own ("\\ud800"): no UTF-8 text can hold it,
+# so neither database nor any page can. It was a 500 at every JSON door.
+SURROGATE = "a\ud800b"
+SURROGATE_SAID = "Contains half of a character (a lone \\ud800-\\udfff escape), which is not text."
 
 
-def test_nul_characters_in_json_are_a_422_and_write_nothing(app, user):
+@pytest.mark.parametrize(("text", "said"), [(NUL, NUL_SAID), (SURROGATE, SURROGATE_SAID)])
+def test_unstorable_text_in_json_is_a_422_and_writes_nothing(app, user, text, said):
     with app.app_context():
         _row, secret = tokens.create_token(db.session, user.id, "nul")
         customer = factories.make_customer(db.session, user, external_customer_id="cus_1")
@@ -142,33 +150,69 @@ def test_nul_characters_in_json_are_a_422_and_write_nothing(app, user):
     api = app.test_client()
     headers = {"Authorization": f"Bearer {secret}"}
     bodies = [
-        ("post", "/api/customers", {"externalCustomerId": "n1", "name": NUL, "email": "n@x.org"}),
-        ("patch", f"/api/customers/{customer_id}", {"name": NUL}),
+        ("post", "/api/customers", {"externalCustomerId": "n1", "name": text, "email": "n@x.org"}),
+        ("patch", f"/api/customers/{customer_id}", {"name": text}),
         (
             "post",
             f"/api/customers/{customer_id}/events",
-            {"eventType": "note", "details": {NUL: 1}},
+            {"eventType": "note", "details": {text: 1}},
         ),
         (
             "post",
             "/api/events",
             {
                 "events": [
-                    {"externalCustomerId": "cus_1", "eventType": "note", "details": {"t": NUL}}
+                    {"externalCustomerId": "cus_1", "eventType": "note", "details": {"t": text}}
                 ]
             },
         ),
-        ("post", "/api/events", {"events": [{"externalCustomerId": NUL, "eventType": "note"}]}),
-        ("post", "/api/segments", {"name": NUL}),
+        ("post", "/api/events", {"events": [{"externalCustomerId": text, "eventType": "note"}]}),
+        ("post", "/api/segments", {"name": text}),
+        ("post", "/api/surveys", {"title": text, "kind": "nps"}),
     ]
     for method, path, body in bodies:
         response = getattr(api, method)(path, json=body, headers=headers)
         assert response.status_code == 422, (path, response.text)
         assert response.mimetype == "application/problem+json"
-        assert response.json["errors"] == {"": NUL_SAID}
+        assert response.json["errors"] == {"": said}
     with app.app_context():
         assert db.session.query(EngagementEvent).count() == 0
         assert db.session.get(type(customer), customer_id).name == customer.name
+
+
+def test_a_json_file_with_half_a_character_is_refused_at_upload(signed_in):
+    """Its rows could not even be shown for review (the page failed to encode)."""
+    response = signed_in.post(
+        "/customers/import",
+        data={
+            "file": (
+                io.BytesIO(
+                    b'[{"externalCustomerId": "c1", "name": "a\\ud800b", "email": "a@x.org"}]'
+                ),
+                "customers.json",
+            )
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "half of a character" in response.text
+    assert "No customers yet" in signed_in.get("/customers").text
+
+
+def test_a_cursor_holding_half_a_character_is_refused(app, user, signed_in):
+    """A crafted page cursor reached the database, which could not encode it: a 500."""
+    with app.app_context():
+        _row, secret = tokens.create_token(db.session, user.id, "cursor")
+        db.session.commit()
+    raw = b'["a\\ud800", "00000000-0000-0000-0000-000000000000"]'
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    page = signed_in.get(f"/customers?sort=name&dir=asc&after={cursor}")
+    assert page.status_code == 200
+    api = app.test_client().get(
+        f"/api/customers?sort=name&cursor={cursor}", headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert api.status_code == 422
+    assert api.mimetype == "application/problem+json"
 
 
 def test_nul_characters_in_forms_and_query_strings_are_a_400(signed_in):

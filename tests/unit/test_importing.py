@@ -302,10 +302,14 @@ def test_any_file_gives_rows_or_a_clear_error_never_a_crash(content, filename):
         assert record.external_customer_id and record.name and "@" in record.email
 
 
-def test_nul_characters_are_found_anywhere_and_refused_in_cells():
-    assert importing.contains_nul({"a": [1, {"b": "x\x00"}]})
-    assert importing.contains_nul({"k\x00": 1})
-    assert not importing.contains_nul({"a": [1, 2.5, None, True, "text"]})
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [("x\x00", importing.NUL_MESSAGE), ("x\ud800", importing.SURROGATE_MESSAGE)],
+)
+def test_unstorable_text_is_found_anywhere_and_refused_in_cells(bad, message):
+    assert importing.unstorable_text({"a": [1, {"b": bad}]}) == message
+    assert importing.unstorable_text({bad: 1}) == message
+    assert importing.unstorable_text({"a": [1, 2.5, None, True, "text", "héllo 😀"]}) is None
     mapping = {"external_customer_id": "id", "name": "name", "email": "email"}
-    errors = importing.validate_row(2, {"id": "c1", "name": "A\x00", "email": "a@x.org"}, mapping)
-    assert [(e.field, e.message) for e in errors] == [("name", importing.NUL_MESSAGE)]
+    errors = importing.validate_row(2, {"id": "c1", "name": bad, "email": "a@x.org"}, mapping)
+    assert [(e.field, e.message) for e in errors] == [("name", message)]
