@@ -200,7 +200,7 @@ def survey_input(data: object, kinds: dict[str, str], default_questions: dict[st
         "kind": data.get("kind", "nps"),
         "question": _text_field(data, "question", SURVEY_QUESTION_MAX, errors) or "",
     }
-    if clean["kind"] not in kinds:
+    if not isinstance(clean["kind"], str) or clean["kind"] not in kinds:
         errors["kind"] = f"One of {', '.join(kinds)}."
     elif not clean["question"]:
         clean["question"] = default_questions[clean["kind"]]

@@ -207,9 +207,9 @@ def _parse_rule(data: object) -> tuple[Rule, dict]:
     if not isinstance(data, dict):
         raise ValueError("Each rule must be an object.")
     field, op = data.get("field"), data.get("op")
-    if field not in OPERATORS:
+    if not isinstance(field, str) or field not in OPERATORS:
         raise ValueError("Choose what the rule looks at.")
-    if op not in OPERATORS[field]:
+    if not isinstance(op, str) or op not in OPERATORS[field]:
         raise ValueError(f"Choose how to compare the {FIELDS[field].lower()}.")
     value = data.get("value")
     if field == "signup_date":

@@ -513,6 +513,13 @@ def test_surveys_and_responses_by_api(app, api, user):
         "title": "Missing.",
         "kind": "One of nps, satisfaction, text.",
     }
+    for kind in (["nps"], {"nps": 1}):  # not a string: a 422, not a 500 (unhashable)
+        wrong_kind = api.post("/api/surveys", json={"title": "T", "kind": kind})
+        assert wrong_kind.status_code == 422
+        assert wrong_kind.json["errors"] == {"kind": "One of nps, satisfaction, text."}
+    rule = {"field": ["churn_risk"], "op": "above", "value": 70}
+    wrong_rule = api.post("/api/segments", json={"name": "S", "criteria": {"rules": [rule]}})
+    assert wrong_rule.status_code == 422
     url = f"/api/surveys/{survey['id']}/responses"
     wrong = api.post(url, json={"customerId": customer["id"], "score": 11})
     assert wrong.status_code == 422 and wrong.json["errors"] == {
