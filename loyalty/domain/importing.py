@@ -240,7 +240,7 @@ def _read_json(stream: BinaryIO) -> ImportTable:
         data = lists[0]
     if not isinstance(data, list):
         raise ImportFileError("Expected a list of customers (objects with fields).")
-    try:  # a lone "\\ud800" escape anywhere: no page could even show the file's rows
+    try:  # a lone "\ud800" escape anywhere: no page could even show the file's rows
         json.dumps(data, ensure_ascii=False).encode()
     except UnicodeEncodeError:
         raise ImportFileError(
@@ -407,7 +407,7 @@ def tags_to_add(current: Iterable[str], typed: str) -> tuple[str, ...]:
 
 # PostgreSQL text cannot hold U+0000 (SQLite can): refused at every door, on both databases.
 NUL_MESSAGE = "Contains a NUL character (\\u0000), which text cannot hold."
-# JSON can escape half of a UTF-16 pair ("\\ud800") on its own: Python reads it as a
+# JSON can escape half of a UTF-16 pair ("\ud800") on its own: Python reads it as a
 # character that no UTF-8 text, database or page can hold.
 SURROGATE_MESSAGE = (
     "Contains half of a character (a lone \\ud800-\\udfff escape), which is not text."

@@ -134,7 +134,7 @@ def test_import_headers_cells_and_json_keys_are_escaped_in_the_review(signed_in)
 # PostgreSQL text cannot hold U+0000; SQLite can. Every door refuses it, on both databases.
 NUL = "a\x00b"
 NUL_SAID = "Contains a NUL character (\\u0000), which text cannot hold."
-# JSON may escape half of a UTF-16 pair on its own ("\\ud800"): no UTF-8 text can hold it,
+# JSON may escape half of a UTF-16 pair on its own ("\ud800"): no UTF-8 text can hold it,
 # so neither database nor any page can. It was a 500 at every JSON door.
 SURROGATE = "a\ud800b"
 SURROGATE_SAID = "Contains half of a character (a lone \\ud800-\\udfff escape), which is not text."
