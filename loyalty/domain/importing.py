@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -240,13 +240,11 @@ def _read_json(stream: BinaryIO) -> ImportTable:
         data = lists[0]
     if not isinstance(data, list):
         raise ImportFileError("Expected a list of customers (objects with fields).")
-    try:  # a lone "\ud800" escape anywhere: no page could even show the file's rows
-        json.dumps(data, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
+    if unstorable_text(data, _lone_surrogate):  # no page could even show the file's rows
         raise ImportFileError(
             "The JSON holds half of a character (a lone \\ud800-\\udfff escape), which is "
             "not text. Fix the export and try again."
-        ) from None
+        )
     columns: dict[str, None] = {}
     for item in data:
         if isinstance(item, dict):
@@ -415,26 +413,29 @@ SURROGATE_MESSAGE = (
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def _lone_surrogate(text: str) -> str | None:
+    return SURROGATE_MESSAGE if not text.isascii() and _SURROGATE.search(text) else None
+
+
 def text_problem(text: str) -> str | None:
     """Why `text` cannot be stored (a NUL, a lone surrogate), or None when it can."""
-    if "\x00" in text:
-        return NUL_MESSAGE
-    if not text.isascii() and _SURROGATE.search(text):
-        return SURROGATE_MESSAGE
-    return None
+    return NUL_MESSAGE if "\x00" in text else _lone_surrogate(text)
 
 
-def unstorable_text(value: object) -> str | None:
-    """Why some text in a JSON-like value, keys included, cannot be stored; None if all can."""
+def unstorable_text(
+    value: object, problem_of: Callable[[str], str | None] = text_problem
+) -> str | None:
+    """Why some text in a JSON-like value, keys included, cannot be stored (`problem_of` each
+    text); None if all can."""
     if isinstance(value, str):
-        return text_problem(value)
+        return problem_of(value)
     if isinstance(value, dict):
         for key, item in value.items():
-            if problem := unstorable_text(key) or unstorable_text(item):
+            if problem := unstorable_text(key, problem_of) or unstorable_text(item, problem_of):
                 return problem
     elif isinstance(value, list):
         for item in value:
-            if problem := unstorable_text(item):
+            if problem := unstorable_text(item, problem_of):
                 return problem
     return None
 
