@@ -85,12 +85,12 @@ def _members_query(segment: CustomerSegment):
 def detail(segment_id: uuid.UUID) -> Response:
     """A segment: what it is for, and its members in the same table as /customers."""
     segment = get_or_404(CustomerSegment, segment_id)
-    context = _page(segment)
+    context = _detail_context(segment)
     response = render("segments/detail.html", "customer_table", **context)
     return pushing_view_url(response, context)
 
 
-def _page(segment: CustomerSegment) -> dict:
+def _detail_context(segment: CustomerSegment) -> dict:
     """Everything the segment's whole page shows, as saved; a form's errors override parts."""
     return {
         **table_context(_members_query(segment), "segments.detail", segment_id=segment.id),
@@ -137,7 +137,7 @@ def edit(segment_id: uuid.UUID) -> Response:
     return form_errors(
         "segments/detail.html",
         "segment_form",
-        page_context=lambda: _page(segment),
+        page_context=lambda: _detail_context(segment),
         segment=segment,
         form=form,
     )
@@ -234,7 +234,7 @@ def _editor(
         "segments/detail.html",
         "criteria_editor",
         status=status if problems is None else (422 if status == 200 else status),
-        page_context=lambda: _page(segment),
+        page_context=lambda: _detail_context(segment),
         segment=segment,
         match=match,
         rows=rows,

@@ -56,10 +56,10 @@ def detail(survey_id: uuid.UUID) -> Response:
     segment = None
     if request.args.get("segment"):
         segment = get_or_404(CustomerSegment, _uuid(request.args["segment"]) or uuid.UUID(int=0))
-    return render("surveys/detail.html", "survey_results", **_page(survey, segment))
+    return render("surveys/detail.html", "survey_results", **_detail_context(survey, segment))
 
 
-def _page(survey: FeedbackSurvey, segment: CustomerSegment | None = None) -> dict:
+def _detail_context(survey: FeedbackSurvey, segment: CustomerSegment | None = None) -> dict:
     """Everything the survey's whole page shows, as saved; a form's errors override parts."""
     example_id = "CUSTOMER_EXTERNAL_ID"
     return {
@@ -92,7 +92,7 @@ def edit(survey_id: uuid.UUID) -> Response:
     return form_errors(
         "surveys/detail.html",
         "survey_form",
-        page_context=lambda: _page(survey),
+        page_context=lambda: _detail_context(survey),
         survey=survey,
         form=form,
         kinds=KINDS,
