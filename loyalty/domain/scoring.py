@@ -48,6 +48,12 @@ EVENT_TYPE_LABELS = {
 # Things that happen *to* a customer or are written *about* them: they say nothing of the
 # customer's own engagement, so they do not move lastEngagementDate.
 NON_CUSTOMER_EVENT_TYPES = frozenset({"payment_failed", "note"})
+# Trouble the customer reports or acts on is contact (it moves lastEngagementDate), but not
+# use of the product: counted as activity, a month of tickets and a cancellation request
+# read as "activity grew" and took points off the risk they signal.
+TROUBLE_EVENT_TYPES = frozenset({"support_ticket", "downgrade", "cancellation_request"})
+# What the activity factors (trend, an active month) and the dashboard's weekly chart leave out.
+NOT_ACTIVITY_EVENT_TYPES = NON_CUSTOMER_EVENT_TYPES | TROUBLE_EVENT_TYPES
 EVENT_TYPE_MAX_LENGTH = 50
 _EVENT_TYPE_PATTERN = re.compile(r"^[a-z0-9_]+$")
 
@@ -67,6 +73,11 @@ def normalize_event_type(text: str) -> str:
 def is_customer_initiated(event_type: str) -> bool:
     """True for events that show the customer engaging (custom types count)."""
     return event_type not in NON_CUSTOMER_EVENT_TYPES
+
+
+def is_activity(event_type: str) -> bool:
+    """True for events that show the customer using the product (custom types count)."""
+    return event_type not in NOT_ACTIVITY_EVENT_TYPES
 
 
 def event_type_label(event_type: str) -> str:
@@ -120,7 +131,7 @@ SATISFACTION_HIGH_POINTS = -10  # 5 of 5
 NEW_CUSTOMER_DAYS = 14
 NEW_CUSTOMER_QUIET_POINTS = 10  # new and silent for a week: onboarding may be stuck
 NEW_CUSTOMER_QUIET_DAYS = 7
-HEALTHY_ACTIVITY = 8  # customer-initiated events in the last month that count as "active"
+HEALTHY_ACTIVITY = 8  # activity events (`is_activity`) in the last month: plainly "active"
 HEALTHY_ACTIVITY_POINTS = -10
 
 
@@ -452,6 +463,7 @@ def facts_from_history(
     """
     past = [(kind, when) for kind, when in events if when <= now]
     engaged = [when for kind, when in past if is_customer_initiated(kind)]
+    active = [when for kind, when in past if is_activity(kind)]
     logins = [when for kind, when in past if kind == "login"]
     recent = now - timedelta(days=RECENT_DAYS)
     previous = now - timedelta(days=RECENT_DAYS + PREVIOUS_DAYS)
@@ -477,8 +489,8 @@ def facts_from_history(
         last_engagement=max(engaged, default=None),
         last_login=max(logins, default=None),
         event_count=len(past),
-        recent_activity=sum(1 for when in engaged if when >= recent),
-        previous_activity=sum(1 for when in engaged if previous <= when < recent),
+        recent_activity=sum(1 for when in active if when >= recent),
+        previous_activity=sum(1 for when in active if previous <= when < recent),
         recent_logins=sum(1 for when in logins if when >= recent),
         support_tickets=counts["support_ticket"],
         payment_failures=counts["payment_failed"],

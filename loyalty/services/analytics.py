@@ -204,12 +204,13 @@ def _change(snapshots, today: date, total: int, average) -> dict:
 
 
 def engagement_trend(session: Session, weeks: int = TREND_WEEKS) -> list[dict]:
-    """Customer-initiated events per 7-day window, the last one ending today (UTC).
+    """The customers' activity (events that show them using the product) per 7-day window,
+    the last one ending today (UTC).
 
     Read from the per-day counts the database keeps beside the events (`EngagementDay`):
     a few hundred small rows, whatever the number of events.
     """
-    from loyalty.domain.scoring import NON_CUSTOMER_EVENT_TYPES
+    from loyalty.domain.scoring import NOT_ACTIVITY_EVENT_TYPES
 
     today = utcnow().date()
     first = today - timedelta(days=7 * weeks - 1)
@@ -219,7 +220,7 @@ def engagement_trend(session: Session, weeks: int = TREND_WEEKS) -> list[dict]:
         .where(
             EngagementDay.day >= first,
             EngagementDay.day <= today,
-            EngagementDay.event_type.not_in(NON_CUSTOMER_EVENT_TYPES),
+            EngagementDay.event_type.not_in(NOT_ACTIVITY_EVENT_TYPES),
         )
         .group_by(EngagementDay.day)
     ):

@@ -35,6 +35,7 @@ def _event_aggregates(account_id: uuid.UUID, now: datetime, customer_ids):
     e = EngagementEvent
     days = lambda n: now - timedelta(days=n)  # noqa: E731
     engaged = e.event_type.not_in(scoring.NON_CUSTOMER_EVENT_TYPES)
+    active = e.event_type.not_in(scoring.NOT_ACTIVITY_EVENT_TYPES)
     recent_start = days(scoring.RECENT_DAYS)
     previous_start = days(scoring.RECENT_DAYS + scoring.PREVIOUS_DAYS)
     statement = (
@@ -43,10 +44,10 @@ def _event_aggregates(account_id: uuid.UUID, now: datetime, customer_ids):
             func.count().label("event_count"),
             func.max(case((engaged, e.event_date))).label("last_engagement"),
             func.max(case((e.event_type == "login", e.event_date))).label("last_login"),
-            _count_where(engaged, e.event_date >= recent_start).label("recent_activity"),
-            _count_where(
-                engaged, e.event_date >= previous_start, e.event_date < recent_start
-            ).label("previous_activity"),
+            _count_where(active, e.event_date >= recent_start).label("recent_activity"),
+            _count_where(active, e.event_date >= previous_start, e.event_date < recent_start).label(
+                "previous_activity"
+            ),
             _count_where(e.event_type == "login", e.event_date >= recent_start).label(
                 "recent_logins"
             ),

@@ -153,6 +153,7 @@ def test_engagement_trend_follows_every_way_events_come_and_go(app, user):
                 event(mine, "login", 1),
                 moved,
                 event(mine, "payment_failed", 2),  # not the customer's own doing
+                event(mine, "support_ticket", 3),  # trouble, not activity
                 event(mine, "login", 100),  # before the twelve weeks
                 event(rival, "login", 1),
             ]

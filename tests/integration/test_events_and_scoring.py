@@ -187,6 +187,18 @@ def test_payment_failures_do_not_count_as_engagement(app, signed_in, user):
     assert 'data-factor="payment_failed"' in signed_in.get(f"/customers/{cid}").text
 
 
+def test_trouble_raises_the_risk_and_is_never_counted_as_growing_activity(app, signed_in, user):
+    cid = make_customer(app, user, signup_date=utcnow() - timedelta(days=300))
+    add_events(app, user, cid, ("login", 40), ("support_ticket", 5), ("support_ticket", 9))
+    signed_in.post(f"/customers/{cid}/events", data=event_form("cancellation_request"))
+    html = signed_in.get(f"/customers/{cid}").text
+    assert 'data-factor="support_trouble"' in html
+    assert 'data-factor="cancellation_request"' in html
+    assert "Activity grew" not in html and "Keep doing what works" not in html
+    risk = signed_in.get(f"/api/customers/{cid}").json["churnRiskFactors"]
+    assert "activity_growth" not in {factor["code"] for factor in risk}
+
+
 def test_edit_and_delete_an_event_rescore(app, signed_in, user):
     cid = make_customer(app, user, signup_date=utcnow() - timedelta(days=300))
     signed_in.post(f"/customers/{cid}/events", data=event_form("login"), headers=HTMX)
@@ -292,15 +304,17 @@ def test_set_based_scores_equal_the_per_customer_function(app, user):
                 )
 
             engaged = [(t, w) for t, w in past if t not in ("payment_failed", "note")]
+            trouble = ("support_ticket", "downgrade", "cancellation_request")
+            active = [(t, w) for t, w in engaged if t not in trouble]
             facts = CustomerFacts(
                 signup_date=now - timedelta(days=365),
                 last_engagement=max((w for _t, w in engaged), default=None),
                 last_login=max((w for t, w in past if t == "login"), default=None),
                 event_count=len(past),
-                recent_activity=sum(1 for _t, w in engaged if w >= now - timedelta(days=30)),
+                recent_activity=sum(1 for _t, w in active if w >= now - timedelta(days=30)),
                 previous_activity=sum(
                     1
-                    for _t, w in engaged
+                    for _t, w in active
                     if now - timedelta(days=60) <= w < now - timedelta(days=30)
                 ),
                 recent_logins=count({"login"}, 30),

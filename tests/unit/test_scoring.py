@@ -107,6 +107,21 @@ def test_activity_drop_and_growth():
     assert "activity_drop" not in codes(noise)
 
 
+def test_trouble_is_contact_but_not_activity_that_lowers_the_risk():
+    """Tickets, a downgrade and a cancellation request after a quiet month are no "activity
+    grew" (nor a healthy month): they only raise the risk, each by its own factor."""
+    history = [("login", ago(40))] + [("support_ticket", ago(d)) for d in (2, 5, 9, 11)]
+    history += [("downgrade", ago(6)), ("cancellation_request", ago(3))]
+    history += [("support_ticket", ago(d + 0.5)) for d in range(12, 20)]
+    facts = scoring.facts_from_history(ago(400), history, [], NOW)
+    assert facts.last_engagement == ago(2)  # they did get in touch
+    assert (facts.recent_activity, facts.previous_activity) == (0, 1)
+    risk = score_churn_risk(facts, NOW)
+    assert {"support_trouble", "downgrade", "cancellation_request"} <= codes(risk)
+    assert all(f.points > 0 for f in risk.factors), risk.factors
+    assert "Keep doing what works" not in " ".join(f.action for f in risk.factors)
+
+
 def test_repeated_support_tickets_escalate():
     one = score_churn_risk(engaged(support_tickets=1), NOW)
     some = score_churn_risk(engaged(support_tickets=2), NOW)
