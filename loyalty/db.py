@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,11 +77,17 @@ class Database:
 def make_engine(url: str) -> Engine:
     """An engine with the same behaviour on PostgreSQL and SQLite."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 15})
+        # JSON is stored as text: written compactly, as SQLite's json_object() writes it, facts
+        # a rescore computes in SQL compare equal to the same facts written from Python.
+        engine = create_engine(url, connect_args={"timeout": 15}, json_serializer=_compact_json)
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_sqlite)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _compact_json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _configure_sqlite(dbapi_connection, _record) -> None:
