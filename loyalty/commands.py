@@ -72,7 +72,8 @@ def rescore_command(email: str | None) -> None:
     for user in users:
         changed = rescore(session, user.id)
         session.commit()
-        click.echo(f"{user.email}: rescored, {changed} customers' scores or reasons changed.")
+        customers = "customer" if changed == 1 else "customers"
+        click.echo(f"{user.email}: rescored; scores or reasons changed for {changed} {customers}.")
 
 
 @click.command("rescore-worker")

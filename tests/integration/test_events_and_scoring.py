@@ -332,7 +332,7 @@ def test_rescore_command_recomputes_every_account_and_records_a_snapshot(app, ru
     add_events(app, user, cid, ("login", 45))
     result = runner.invoke(args=["rescore"])
     assert result.exit_code == 0, result.output
-    assert f"{user.email}: rescored, 1 customers' scores or reasons changed." in result.output
+    assert f"{user.email}: rescored; scores or reasons changed for 1 customer." in result.output
     customer = stored(app, cid)
     assert customer.churn_risk_score is not None
     assert customer.churn_scored_at is not None
@@ -340,7 +340,7 @@ def test_rescore_command_recomputes_every_account_and_records_a_snapshot(app, ru
         risk = risk_of(customer, db.session.get(User, user.id))
     assert "No activity in 45 days" in [f.reason for f in risk.factors]
     again = runner.invoke(args=["rescore"])
-    assert f"{user.email}: rescored, 0 customers' scores or reasons changed." in again.output
+    assert f"{user.email}: rescored; scores or reasons changed for 0 customers." in again.output
     with app.app_context():
         snapshot = db.session.scalar(select(ScoreSnapshot))
     assert snapshot.customer_count == 1
