@@ -93,6 +93,9 @@ PREVIOUS_DAYS = 30  # the month before, to see the trend
 SUPPORT_WINDOW_DAYS = 30
 PAYMENT_WINDOW_DAYS = 60  # dunning usually runs a few weeks; two months catches repeats
 PLAN_CHANGE_WINDOW_DAYS = 90  # a downgrade or cancellation request stays a warning for a quarter
+# The latest NPS and satisfaction answers of the last year count: surveys go out a few times a
+# year, and a detractor of two years ago is not a reason to call them today.
+ANSWER_WINDOW_DAYS = 365
 
 # ---------------------------------------------------------------------------------------
 # Weights: points added to (or taken from) the score. Each is a product decision.
@@ -480,8 +483,9 @@ def facts_from_history(
             counts[kind] += 1
 
     latest: dict[str, tuple[datetime, int]] = {}
+    answered_since = now - timedelta(days=ANSWER_WINDOW_DAYS)
     for kind, score, when in answers:
-        if when <= now and kind in ("nps", "satisfaction"):
+        if answered_since <= when <= now and kind in ("nps", "satisfaction"):
             if kind not in latest or when > latest[kind][0]:
                 latest[kind] = (when, score)
     return CustomerFacts(

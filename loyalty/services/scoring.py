@@ -89,6 +89,7 @@ def _latest_answers(account_id: uuid.UUID, now: datetime, customer_ids):
         .label("rank"),
     ).where(
         r.user_id == account_id,
+        r.submitted_at >= now - timedelta(days=scoring.ANSWER_WINDOW_DAYS),
         r.submitted_at <= now,
         kind.in_(("nps", "satisfaction")),
         r.response["score"].as_string().is_not(None),

@@ -176,6 +176,18 @@ def test_detractor_action_is_a_personal_reply():
     assert "Reply personally" in risk.next_action
 
 
+def test_answers_older_than_a_year_no_longer_speak_for_the_customer():
+    """A detractor's answer from two years ago is not a reason to call them today; the
+    latest answer of the last year counts, whatever came before it."""
+    old = [("nps", 2, ago(730)), ("satisfaction", 1, ago(400))]
+    facts = scoring.facts_from_history(ago(1000), [("login", ago(1))], old, NOW)
+    assert (facts.latest_nps, facts.latest_satisfaction) == (None, None)
+    assert not codes(score_churn_risk(facts, NOW)) & {"nps_detractor", "low_satisfaction"}
+    within = [*old, ("nps", 3, ago(scoring.ANSWER_WINDOW_DAYS))]
+    facts = scoring.facts_from_history(ago(1000), [("login", ago(1))], within, NOW)
+    assert facts.latest_nps == 3
+
+
 @pytest.mark.parametrize(("rating", "delta_sign"), [(1, 1), (2, 1), (3, 0), (4, 0), (5, -1)])
 def test_satisfaction_answers(rating, delta_sign):
     base = score_churn_risk(engaged(), NOW).score
