@@ -193,6 +193,13 @@ class ChurnRisk:
         top = self.top_factor
         return top.action if top else KEEP_GOING_ACTION
 
+    def action_for(self, factor: Factor) -> str | None:
+        """The step to show beside a factor. A good sign has none while something raises the
+        risk: a thank-you note or a referral request is the wrong call to someone leaving."""
+        if factor.points < 0 and self.top_factor is not None:
+            return None
+        return factor.action
+
 
 KEEP_GOING_ACTION = "Keep doing what works: a thank-you note or an invitation to share feedback."
 

@@ -224,7 +224,7 @@ def customer_panels(customer: Customer, event_form: EventForm | None = None) -> 
     risk = risk_of(customer, current_user)
     return {
         "customer": customer,
-        "factors": risk.factors if risk else (),
+        "risk": risk,
         "scored_at": scored_as_of(customer, current_user),
         # With QUEUE_RESCORES, events sent in bulk are scored by the worker moments later.
         "score_queued": current_app.config["QUEUE_RESCORES"]

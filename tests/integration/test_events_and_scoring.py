@@ -199,6 +199,19 @@ def test_trouble_raises_the_risk_and_is_never_counted_as_growing_activity(app, s
     assert "activity_growth" not in {factor["code"] for factor in risk}
 
 
+def test_good_signs_suggest_no_thanks_while_something_raises_the_risk(app, signed_in, user):
+    cid = make_customer(app, user, signup_date=utcnow() - timedelta(days=300))
+    add_events(app, user, cid, *(("login", day) for day in range(1, 10)))
+    signed_in.post(f"/customers/{cid}/events", data=event_form("feature_used"))
+    happy = signed_in.get(f"/customers/{cid}").text
+    assert 'data-factor="active"' in happy and "Keep doing what works" in happy
+
+    signed_in.post(f"/customers/{cid}/events", data=event_form("cancellation_request"))
+    leaving = signed_in.get(f"/customers/{cid}").text
+    assert 'data-factor="active"' in leaving  # still a reason, with its points
+    assert "Call them today" in leaving and "Keep doing what works" not in leaving
+
+
 def test_edit_and_delete_an_event_rescore(app, signed_in, user):
     cid = make_customer(app, user, signup_date=utcnow() - timedelta(days=300))
     signed_in.post(f"/customers/{cid}/events", data=event_form("login"), headers=HTMX)

@@ -171,6 +171,16 @@ def test_nps_answers(nps, code):
     assert nps_codes == ({code} if code else set())
 
 
+def test_good_signs_carry_a_step_only_when_nothing_raises_the_risk():
+    content = score_churn_risk(engaged(latest_nps=10), NOW)
+    (promoter,) = content.factors
+    assert "referral" in content.action_for(promoter)
+    leaving = score_churn_risk(engaged(latest_nps=10, cancellation_requests=1), NOW)
+    steps = {f.code: leaving.action_for(f) for f in leaving.factors}
+    assert steps["nps_promoter"] is None
+    assert "Call them today" in steps["cancellation_request"]
+
+
 def test_detractor_action_is_a_personal_reply():
     risk = score_churn_risk(engaged(latest_nps=2), NOW)
     assert "Reply personally" in risk.next_action
