@@ -111,7 +111,9 @@ NO_LOGIN_POINTS = 10
 # Activity this month less than half of last month's: fading interest.
 TREND_DROP_RATIO = 0.5
 TREND_DROP_POINTS = 15
-TREND_MIN_PREVIOUS = 4  # below this, a "drop" is noise
+# Below this many events a month, a change is noise: a drop needs them last month, growth
+# this month (from 1 to 2 events is not a customer warming up).
+TREND_MIN_EVENTS = 4
 TREND_GROWTH_RATIO = 1.5
 TREND_GROWTH_POINTS = -10
 # Repeated support trouble: one ticket is normal, three in a month is a pattern.
@@ -283,7 +285,7 @@ def score_churn_risk(facts: CustomerFacts, now: datetime) -> ChurnRisk:
             )
 
     if (
-        facts.previous_activity >= TREND_MIN_PREVIOUS
+        facts.previous_activity >= TREND_MIN_EVENTS
         and facts.recent_activity < facts.previous_activity * TREND_DROP_RATIO
     ):
         factors.append(
@@ -297,6 +299,7 @@ def score_churn_risk(facts: CustomerFacts, now: datetime) -> ChurnRisk:
         )
     elif (
         facts.previous_activity > 0
+        and facts.recent_activity >= TREND_MIN_EVENTS
         and facts.recent_activity >= facts.previous_activity * TREND_GROWTH_RATIO
     ):
         factors.append(

@@ -182,7 +182,7 @@ def _score(f, now: datetime):
     trend = case(
         (
             and_(
-                f.previous_activity >= scoring.TREND_MIN_PREVIOUS,
+                f.previous_activity >= scoring.TREND_MIN_EVENTS,
                 f.recent_activity < f.previous_activity * scoring.TREND_DROP_RATIO,
             ),
             scoring.TREND_DROP_POINTS,
@@ -190,6 +190,7 @@ def _score(f, now: datetime):
         (
             and_(
                 f.previous_activity > 0,
+                f.recent_activity >= scoring.TREND_MIN_EVENTS,
                 f.recent_activity >= f.previous_activity * scoring.TREND_GROWTH_RATIO,
             ),
             scoring.TREND_GROWTH_POINTS,

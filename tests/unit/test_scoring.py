@@ -105,6 +105,13 @@ def test_activity_drop_and_growth():
     assert "activity_growth" in codes(growth)
     noise = score_churn_risk(engaged(previous_activity=3, recent_activity=0), NOW)
     assert "activity_drop" not in codes(noise)
+    # Noise both ways: from 1 to 2 events is no growth either.
+    for previous, recent in ((1, 2), (2, 3)):
+        quiet = score_churn_risk(engaged(previous_activity=previous, recent_activity=recent), NOW)
+        assert "activity_growth" not in codes(quiet)
+    assert "activity_growth" in codes(
+        score_churn_risk(engaged(previous_activity=2, recent_activity=4), NOW)
+    )
 
 
 def test_trouble_is_contact_but_not_activity_that_lowers_the_risk():
