@@ -158,6 +158,9 @@ class CustomerFacts:
     cancellation_requests: int = 0
     latest_nps: int | None = None
     latest_satisfaction: int | None = None
+    # Whether the account records logins at all. Many send only purchases, tickets or
+    # product events: then "has never logged in" would be said of every customer.
+    logins_tracked: bool = True
 
 
 @dataclass(frozen=True)
@@ -269,7 +272,7 @@ def score_churn_risk(facts: CustomerFacts, now: datetime) -> ChurnRisk:
                 )
                 break
 
-    if not is_new and facts.event_count > 0:
+    if not is_new and facts.event_count > 0 and facts.logins_tracked:
         since_login = _days(now - facts.last_login) if facts.last_login else None
         if since_login is None or since_login > NO_LOGIN_DAYS:
             reason = (
@@ -441,10 +444,13 @@ STORED_FACTS = (
     "cancellation_requests",
     "latest_nps",
     "latest_satisfaction",
+    "logins_tracked",
 )
-# The window counts among them (the rest are a timestamp and the latest answers).
+# The window counts among them (the rest are a timestamp, the latest answers and a flag).
 STORED_COUNTS = tuple(
-    name for name in STORED_FACTS if name not in ("last_login", "latest_nps", "latest_satisfaction")
+    name
+    for name in STORED_FACTS
+    if name not in ("last_login", "latest_nps", "latest_satisfaction", "logins_tracked")
 )
 
 
@@ -455,12 +461,16 @@ def stored_facts(facts: CustomerFacts) -> dict:
         value = getattr(facts, name)
         if isinstance(value, datetime):  # fixed form: SQL writes the same text (`iso_timestamp`)
             value = value.astimezone(UTC).isoformat(timespec="microseconds")
+        elif isinstance(value, bool):  # as SQL writes it, 1 or 0, on every database
+            value = int(value)
         stored[name] = value
     return stored
 
 
-# A customer with no history yet: what a rescore would store for them.
-NO_HISTORY_FACTS = stored_facts(CustomerFacts())
+def no_history_facts(logins_tracked: bool) -> dict:
+    """What a rescore stores for a customer with no history yet, in an account that does
+    (or does not) record logins."""
+    return stored_facts(CustomerFacts(logins_tracked=logins_tracked))
 
 
 def facts_from_history(
@@ -468,8 +478,10 @@ def facts_from_history(
     events: Iterable[tuple[str, datetime]],
     answers: Iterable[tuple[str, int, datetime]],
     now: datetime,
+    logins_tracked: bool = True,
 ) -> CustomerFacts:
-    """A customer's facts at `now` from their (type, date) events and (kind, score, date) answers.
+    """A customer's facts at `now` from their (type, date) events and (kind, score, date) answers,
+    in an account that records logins (or not).
 
     The reference for the SQL aggregates in services/scoring.py (tests compare the two), and
     how generated demo customers are scored as they are made.
@@ -513,6 +525,7 @@ def facts_from_history(
         cancellation_requests=counts["cancellation_request"],
         latest_nps=latest["nps"][1] if "nps" in latest else None,
         latest_satisfaction=latest["satisfaction"][1] if "satisfaction" in latest else None,
+        logins_tracked=logins_tracked,
     )
 
 
@@ -527,6 +540,14 @@ def _stored_int(value: object, default: int | None = 0) -> int | None:
         except ValueError:
             return default
     return default
+
+
+def _stored_flag(value: object) -> bool:
+    # Scores stored before a flag existed were computed as if it were set.
+    if isinstance(value, bool):
+        return value
+    number = _stored_int(value, None)
+    return True if number is None else number != 0
 
 
 def _stored_time(value: object) -> datetime | None:
@@ -552,6 +573,8 @@ def facts_from_stored(
         last_login=_stored_time(data.get("last_login")),
         latest_nps=_stored_int(data.get("latest_nps"), None),
         latest_satisfaction=_stored_int(data.get("latest_satisfaction"), None),
+        # Scores stored before the flag existed counted every account as recording logins.
+        logins_tracked=_stored_flag(data.get("logins_tracked")),
         **counts,
     )
 

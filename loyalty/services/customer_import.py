@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.models import Customer, CustomerTag
 from loyalty.services.bulk import copy_from_stdin
-from loyalty.services.scoring import first_score
+from loyalty.services.scoring import first_score, logins_tracked
 from loyalty.types import ordered_batch_prefix, utcnow
 
 BATCH_SIZE = 1000
@@ -178,7 +178,7 @@ def apply_staged(
     updated = connection.execute(text(_PG_UPDATE), params).rowcount
     # New customers have no history yet: they start with the score a rescore would give them,
     # so the rescore after the import has nothing to write for them.
-    first = first_score(now)
+    first = first_score(now, logins_tracked(session, account_id, now))
     created = connection.execute(
         text(_PG_INSERT),
         {
@@ -221,6 +221,7 @@ def _upsert_batched(
 ) -> ImportCounts:
     counts = ImportCounts()
     now = utcnow()
+    first = first_score(now, logins_tracked(session, account_id, now))
     for batch in _batches(rows):
         existing = {
             external_id: (cid, name, email, signup)
@@ -251,7 +252,7 @@ def _upsert_batched(
                         "name": row.name,
                         "email": row.email,
                         "signup_date": row.signup_date or now,
-                        **first_score(now),
+                        **first,
                         "version": 1,
                         "created_at": now,
                         "updated_at": now,

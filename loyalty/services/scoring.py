@@ -17,12 +17,19 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, delete, func, literal_column, or_, select, text, update
+from sqlalchemy import and_, case, delete, exists, func, literal_column, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from loyalty.domain import scoring
 from loyalty.domain.scoring import ChurnRisk, CustomerFacts
-from loyalty.models import Customer, EngagementEvent, ScoreSnapshot, SurveyResponse, User
+from loyalty.models import (
+    Customer,
+    EngagementDay,
+    EngagementEvent,
+    ScoreSnapshot,
+    SurveyResponse,
+    User,
+)
 from loyalty.services.segment_criteria import refresh_automatic_segments
 from loyalty.types import greatest, iso_timestamp, json_object, least, utcnow
 
@@ -100,6 +107,23 @@ def _latest_answers(account_id: uuid.UUID, now: datetime, customer_ids):
     return select(ranked.c.customer_id, ranked.c.kind, ranked.c.score).where(ranked.c.rank == 1)
 
 
+def _logins_tracked(account_id: uuid.UUID, now: datetime):
+    """1 when the account has logins recorded on or before today (UTC), else 0.
+
+    Read from the per-day counts, so an account that sends no logins costs a few hundred
+    index entries, not a scan of its events."""
+    d = EngagementDay
+    recorded = exists().where(
+        d.user_id == account_id, d.event_type == "login", d.day <= now.date(), d.events > 0
+    )
+    return case((recorded, 1), else_=0)
+
+
+def logins_tracked(session: Session, account_id: uuid.UUID, now: datetime) -> bool:
+    """Whether the account records logins (scoring's `CustomerFacts.logins_tracked`)."""
+    return bool(session.scalar(select(_logins_tracked(account_id, now))))
+
+
 def _facts(account_id: uuid.UUID, now: datetime, customer_ids):
     """Each customer's scoring facts at `now`, one row per customer (a subquery)."""
     c = Customer.__table__.alias("scored_customer")
@@ -125,6 +149,7 @@ def _facts(account_id: uuid.UUID, now: datetime, customer_ids):
             *(func.coalesce(events.c[name], 0).label(name) for name in scoring.STORED_COUNTS),
             answers.c.latest_nps,
             answers.c.latest_satisfaction,
+            _logins_tracked(account_id, now).label("logins_tracked"),
         )
         .select_from(
             c.outerjoin(events, events.c.customer_id == c.c.id).outerjoin(
@@ -175,6 +200,7 @@ def _score(f, now: datetime):
         and_(
             ~is_new,
             f.event_count > 0,
+            f.logins_tracked == 1,
             or_(f.last_login.is_(None), f.last_login <= days(scoring.NO_LOGIN_DAYS + 1)),
         ),
         scoring.NO_LOGIN_POINTS,
@@ -239,7 +265,11 @@ def _score(f, now: datetime):
     )
 
 
-_FACT_FIELDS = ("signup_date", "last_engagement", *scoring.STORED_FACTS)
+_FACT_FIELDS = (
+    "signup_date",
+    "last_engagement",
+    *(name for name in scoring.STORED_FACTS if name != "logins_tracked"),
+)
 
 
 def compute_facts(
@@ -252,7 +282,10 @@ def compute_facts(
     ids = list(customer_ids) if customer_ids is not None else None
     f = _facts(account_id, now, ids)
     return {
-        row.id: CustomerFacts(**{name: getattr(row, name) for name in _FACT_FIELDS})
+        row.id: CustomerFacts(
+            **{name: getattr(row, name) for name in _FACT_FIELDS},
+            logins_tracked=row.logins_tracked == 1,
+        )
         for row in session.execute(select(f))
     }
 
@@ -316,11 +349,11 @@ def rescore(
     return written
 
 
-def first_score(now: datetime) -> dict:
+def first_score(now: datetime, logins_tracked: bool) -> dict:
     """The score columns of a customer with no history yet: what a rescore would store."""
     return {
         "churn_risk_score": float(scoring.INSUFFICIENT_DATA_SCORE),
-        "churn_risk_facts": dict(scoring.NO_HISTORY_FACTS),
+        "churn_risk_facts": scoring.no_history_facts(logins_tracked),
         "churn_scored_at": now,
     }
 

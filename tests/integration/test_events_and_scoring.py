@@ -212,6 +212,32 @@ def test_good_signs_suggest_no_thanks_while_something_raises_the_risk(app, signe
     assert "Call them today" in leaving and "Keep doing what works" not in leaving
 
 
+def test_an_account_that_sends_no_logins_is_not_told_nobody_logs_in(app, signed_in, runner, user):
+    long_ago = utcnow() - timedelta(days=300)
+    buyer = make_customer(app, user, name="Buyer", signup_date=long_ago)
+    other = make_customer(app, user, name="Other", signup_date=long_ago)
+    add_events(app, user, buyer, ("purchase", 2), ("support_ticket", 3))
+    add_events(app, user, other, ("purchase", 5))
+    runner.invoke(args=["rescore"])
+    page = signed_in.get(f"/customers/{buyer}").text
+    assert 'data-factor="no_login"' not in page and "Has never logged in" not in page
+    with app.app_context():
+        assert not compute_facts(db.session, user.id, utcnow())[buyer].logins_tracked
+        # The score written in SQL is the one the reasons shown add up to.
+        customer = db.session.get(Customer, buyer)
+        risk = risk_of(customer, db.session.get(User, user.id))
+        assert risk.score == customer.churn_risk_score
+
+    # Once the account records logins, customers without one are told apart again.
+    signed_in.post(f"/customers/{other}/events", data=event_form("login"))
+    assert 'data-factor="no_login"' not in signed_in.get(f"/customers/{other}").text
+    runner.invoke(args=["rescore"])
+    page = signed_in.get(f"/customers/{buyer}").text
+    assert 'data-factor="no_login"' in page and "Has never logged in" in page
+    codes = {f["code"] for f in signed_in.get(f"/api/customers/{buyer}").json["churnRiskFactors"]}
+    assert "no_login" in codes
+
+
 def test_edit_and_delete_an_event_rescore(app, signed_in, user):
     cid = make_customer(app, user, signup_date=utcnow() - timedelta(days=300))
     signed_in.post(f"/customers/{cid}/events", data=event_form("login"), headers=HTMX)

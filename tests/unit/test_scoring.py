@@ -92,6 +92,17 @@ def test_never_logged_in():
     assert any(f.reason == "Has never logged in" for f in risk.factors)
 
 
+def test_logins_say_nothing_in_an_account_that_does_not_record_them():
+    tracked = score_churn_risk(engaged(last_login=None), NOW)
+    untracked = score_churn_risk(engaged(last_login=None, logins_tracked=False), NOW)
+    assert "no_login" in codes(tracked)
+    assert "no_login" not in codes(untracked)
+    assert untracked.score == tracked.score - scoring.NO_LOGIN_POINTS
+    # Recency still counts every event the account does send.
+    quiet = score_churn_risk(engaged(last_engagement=ago(40), logins_tracked=False), NOW)
+    assert [f.reason for f in quiet.factors if f.code == "inactive"] == ["No activity in 40 days"]
+
+
 def test_never_engaged_is_as_bad_as_long_silence():
     risk = score_churn_risk(engaged(last_engagement=None, last_login=None, event_count=2), NOW)
     assert "never_engaged" in codes(risk)
@@ -297,6 +308,12 @@ def test_stored_facts_explain_the_score_they_came_from():
     assert set(stored) == set(STORED_FACTS)
     risk = explain_stored(stored, facts.signup_date, facts.last_engagement, NOW)
     assert risk == score_churn_risk(facts, NOW)
+    untracked = engaged(last_login=None, logins_tracked=False)
+    again = explain_stored(
+        scoring.stored_facts(untracked), untracked.signup_date, untracked.last_engagement, NOW
+    )
+    assert again == score_churn_risk(untracked, NOW)
+    assert "no_login" not in codes(again)
     assert [f["reason"] for f in factors_to_json(risk)] == [f.reason for f in risk.factors]
 
 
@@ -309,6 +326,9 @@ def test_stored_facts_tolerate_junk_and_absence():
         None,
     )
     assert odd == CustomerFacts(event_count=3)
+    # Scores stored before the login flag existed were computed with logins counted.
+    assert facts_from_stored({"event_count": 3}, None, None).logins_tracked
+    assert not facts_from_stored({"logins_tracked": 0}, None, None).logins_tracked
     naive = facts_from_stored({"last_login": "2026-11-01 10:00:00"}, None, None)
     assert naive.last_login == datetime(2026, 11, 1, 10, tzinfo=UTC)
 
@@ -357,6 +377,7 @@ facts_strategy = st.builds(
     cancellation_requests=counts,
     latest_nps=st.one_of(st.none(), st.integers(0, 10)),
     latest_satisfaction=st.one_of(st.none(), st.integers(1, 5)),
+    logins_tracked=st.booleans(),
 )
 
 
