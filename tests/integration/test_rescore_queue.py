@@ -231,7 +231,11 @@ def test_the_worker_keeps_each_accounts_automatic_segments_to_its_own_customers(
                     event_type=kind,
                     event_date=factories.days_ago(days),
                 )
-                for kind, days in [("cancellation_request", 3), ("payment_failed", 2)]
+                for kind, days in [
+                    ("login", 40),
+                    ("cancellation_request", 3),
+                    ("payment_failed", 2),
+                ]
             )
             rescore_queue.enqueue(session, owner, [customer_id])
         session.commit()
