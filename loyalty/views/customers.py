@@ -69,6 +69,10 @@ def parse_list_query(args: MultiDict) -> CustomerQuery:
         size = DEFAULT_PAGE_SIZE
     sort = args.get("sort", DEFAULT_SORT)
     direction = args.get("dir", DEFAULT_DIRECTION)
+    # The phone's sort menu sends both at once ("signup-asc"); it wins over the form's own.
+    order, _, order_direction = args.get("order", "").rpartition("-")
+    if order in SORTABLE and order_direction in ("asc", "desc"):
+        sort, direction = order, order_direction
     filters = CustomerFilters(
         text=args.get("q", "").strip()[:200],
         band=args.get("band", "") if args.get("band") in bands else "",

@@ -184,6 +184,16 @@ def test_on_a_phone_filters_and_bulk_actions_fold_away(browser, live_server):
         page.get_by_role("button", name="Add selected to segment").click()
         expect(page.get_by_role("status")).to_contain_text(re.compile(r"Added \d+ customers? to"))
 
+        # The columns a phone hides can still sort the table.
+        expect(page.get_by_role("columnheader", name="Signed up")).to_be_hidden()
+        page.get_by_label("Sort by").select_option(label="Signed up: oldest first")
+        expect(page).to_have_url(re.compile(r"sort=signup&dir=asc"))
+        expect(page.get_by_label("Sort by")).to_have_value("signup-asc")
+        signups = page.locator("#customer-table tbody tr td:nth-child(5) time").evaluate_all(
+            "times => times.map(time => time.getAttribute('datetime'))"
+        )
+        assert len(signups) == 50 and signups == sorted(signups) and signups[0] < signups[-1]
+
         page.get_by_text("More filters").click()
         page.get_by_label("Churn risk").select_option("high")
         expect(page).to_have_url(re.compile(r"band=high"))

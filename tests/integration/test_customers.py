@@ -95,6 +95,13 @@ def test_sorts_by_risk_descending_by_default_and_by_any_column(app, signed_in, o
     assert names_in(signed_in.get("/customers?sort=name&dir=desc").text) == ["Cal", "Bea", "Abe"]
     assert names_in(signed_in.get("/customers?sort=email&dir=asc").text) == ["Cal", "Abe", "Bea"]
     assert names_in(signed_in.get("/customers?sort=risk&dir=asc").text) == ["Bea", "Abe", "Cal"]
+    # The phone's sort menu names column and direction at once, over the form's own.
+    menu = signed_in.get("/customers?sort=risk&dir=desc&order=email-asc", headers=HTMX)
+    assert names_in(menu.text) == ["Cal", "Abe", "Bea"]
+    assert menu.headers["HX-Push-Url"] == "/customers?sort=email&dir=asc"
+    assert '<option value="email-asc" selected>' in menu.text
+    for junk in ("email", "email-up", "password-asc", "-asc"):
+        assert names_in(signed_in.get(f"/customers?order={junk}").text) == ["Cal", "Abe", "Bea"]
 
 
 def test_filters_by_text_band_tag_and_dates(app, signed_in, owner):
