@@ -113,6 +113,12 @@ def test_pages_contain_no_inline_script(signed_in):
         assert " on" + "click=" not in html
 
 
+def test_forms_carry_no_attribute_made_of_a_python_none(signed_in):
+    # A form macro's unset autocomplete came out as autocomplete="None" on every field.
+    for url in ("/account", "/customers/new", "/segments", "/surveys"):
+        assert '="None"' not in signed_in.get(url).text, url
+
+
 def test_signed_in_pages_are_not_cached(signed_in):
     assert signed_in.get("/").headers["Cache-Control"] == "private, no-store"
 
