@@ -75,6 +75,8 @@ class User(UserMixin, Timestamps, Base):
     embed_secret: Mapped[str] = mapped_column(String(64))
     # When the whole account was last rescored: scores it left unchanged are this fresh.
     scores_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The IANA zone pages show moments in and read typed times in (loyalty/time_zones.py).
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
 
     def get_id(self) -> str | None:
         """What the session cookie remembers: the browser session, not the account id."""

@@ -10,6 +10,7 @@ from flask import Flask, current_app, g, url_for
 
 from loyalty.domain.bands import risk_band
 from loyalty.domain.scoring import event_type_label
+from loyalty.time_zones import account_zone
 from loyalty.types import utcnow
 
 
@@ -33,17 +34,20 @@ def humanize_time(value: datetime | None, now: datetime | None = None) -> str:
             count = int(seconds // unit_seconds)
             label = f"{count} {unit}{'s' if count != 1 else ''}"
             return f"in {label}" if future else f"{label} ago"
-    return value.strftime("%-d %b %Y")
+    return value.astimezone(account_zone()).strftime("%-d %b %Y")
 
 
 def format_date(value: datetime | None) -> str:
-    """A date as people read it: 24 Nov 2026."""
+    """A calendar day (a signup date, a week), as stored: 24 Nov 2026."""
     return value.strftime("%-d %b %Y") if value else "—"
 
 
 def format_datetime(value: datetime | None) -> str:
-    """A moment in UTC: 24 Nov 2026, 14:05 UTC."""
-    return value.strftime("%-d %b %Y, %H:%M UTC") if value else "—"
+    """A moment in the account's time zone: 24 Nov 2026, 09:05 EST."""
+    if value is None:
+        return "—"
+    local = value.astimezone(account_zone())
+    return f"{local:%-d %b %Y, %H:%M} {local.tzname()}"
 
 
 def iso(value: datetime | None) -> str:

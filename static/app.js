@@ -190,7 +190,20 @@
     }
   });
 
-  document.addEventListener("DOMContentLoaded", function () { wireToasts(document); });
+  // Sign-up takes the browser's time zone, so the account's pages show local times at once.
+  function fillTimeZone(root) {
+    var zone = window.Intl && Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (!zone) return;
+    root.querySelectorAll("input[data-browser-time-zone]").forEach(function (input) {
+      if (!input.value) input.value = zone;
+    });
+  }
+  document.addEventListener("htmx:load", function (event) { fillTimeZone(event.target); });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    wireToasts(document);
+    fillTimeZone(document);
+  });
   document.addEventListener("htmx:afterSettle", function () { wireToasts(document); });
   document.addEventListener("htmx:oobAfterSwap", function () { wireToasts(document); });
 

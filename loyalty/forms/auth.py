@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
+
+from loyalty.time_zones import DEFAULT_ZONE, zone_named, zone_names
 
 # NIST SP 800-63B: at least 8 characters, allow long pass-phrases.
 PASSWORD_MIN_LENGTH = 8
@@ -45,6 +47,12 @@ class SignupForm(FlaskForm):
             EqualTo("password", "The two passwords differ."),
         ],
     )
+    # Filled in by the browser (static/app.js); the account page can change it later.
+    time_zone = HiddenField(render_kw={"data-browser-time-zone": ""})
+
+    def chosen_time_zone(self) -> str:
+        """The browser's zone when it named a real one, else UTC (nothing to correct here)."""
+        return self.time_zone.data if zone_named(self.time_zone.data) else DEFAULT_ZONE
 
 
 class LoginForm(FlaskForm):
@@ -80,3 +88,18 @@ class ChangePasswordForm(FlaskForm):
             EqualTo("new_password", "The two passwords differ."),
         ],
     )
+
+
+class TimeZoneForm(FlaskForm):
+    """The zone pages show times in and read typed times in."""
+
+    time_zone = SelectField("Time zone", validate_choice=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.time_zone.choices = [(name, name.replace("_", " ")) for name in zone_names()]
+
+    def validate_time_zone(self, field: SelectField) -> None:
+        """Only a zone of the list: a typo would otherwise be stored and silently ignored."""
+        if zone_named(field.data) is None:
+            raise ValidationError("Choose a time zone from the list, like Europe/Paris.")

@@ -18,6 +18,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from loyalty.domain.scoring import STANDARD_EVENT_TYPES, event_type_label, normalize_event_type
 from loyalty.forms import Form
 from loyalty.forms.auth import strip
+from loyalty.time_zones import account_zone
 from loyalty.types import utcnow
 
 OTHER = "__other__"
@@ -48,11 +49,12 @@ class EventForm(Form):
     # No Optional(): it would stop the checks before validate_custom_type, which needs to see
     # an empty custom type when "Other" is chosen.
     custom_type = StringField("Custom type", filters=[strip], validators=[Length(max=50)])
+    # Typed and shown in the account's time zone (the label names it); stored in UTC.
     event_date = DateTimeLocalField(
-        "When (UTC)",
+        "When",
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
         validators=[DataRequired("Enter a date and time, like 2026-11-24 14:30.")],
-        default=lambda: utcnow().replace(second=0, microsecond=0, tzinfo=None),
+        default=lambda: _local(utcnow()),
     )
     text = TextAreaField(
         "Details",
@@ -61,6 +63,10 @@ class EventForm(Form):
         render_kw={"rows": 2, "placeholder": "What happened? (optional)"},
     )
     pairs = FieldList(FormField(DetailPair), min_entries=DETAIL_ROWS, max_entries=10)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.event_date.label.text = f"When ({account_zone().key.replace('_', ' ')} time)"
 
     def validate_custom_type(self, field: StringField) -> None:
         """A custom type is needed when "Other" is chosen, and must be a clean name."""
@@ -84,7 +90,7 @@ class EventForm(Form):
 
     def moment(self) -> datetime:
         """When it happened, in UTC."""
-        return self.event_date.data.replace(tzinfo=UTC)
+        return self.event_date.data.replace(tzinfo=account_zone()).astimezone(UTC)
 
     def details(self) -> dict:
         """Free text and key/value pairs, as stored in the details JSON."""
@@ -104,7 +110,7 @@ class EventForm(Form):
         else:
             self.event_type.data = OTHER
             self.custom_type.data = event_type
-        self.event_date.data = event_date.replace(tzinfo=None, second=0, microsecond=0)
+        self.event_date.data = _local(event_date)
         self.text.data = str(details.get("text", ""))
         pairs = [(k, v) for k, v in details.items() if k != "text"][: self.pairs.max_entries]
         while len(self.pairs.entries) < len(pairs):
@@ -112,3 +118,8 @@ class EventForm(Form):
         for entry, (key, value) in zip(self.pairs.entries, pairs, strict=False):
             entry.form.key.data = key
             entry.form.value.data = value if isinstance(value, str) else str(value)
+
+
+def _local(moment: datetime) -> datetime:
+    """A moment as the account's wall-clock time, to the minute (what the input shows)."""
+    return moment.astimezone(account_zone()).replace(tzinfo=None, second=0, microsecond=0)

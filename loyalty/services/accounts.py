@@ -35,13 +35,16 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def create_account(session: Session, email: str, password: str, company_name: str = "") -> User:
+def create_account(
+    session: Session, email: str, password: str, company_name: str = "", time_zone: str = "UTC"
+) -> User:
     """Create an account; raise EmailTaken if the address is already registered."""
     user = User(
         email=normalize_email(email),
         password=password_hasher().hash(password),
         company_name=company_name.strip(),
         embed_secret=secrets.token_hex(32),
+        time_zone=time_zone,
     )
     try:
         with session.begin_nested():

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from loyalty.db import get_or_404
 from loyalty.extensions import db, limiter
-from loyalty.forms.auth import ChangePasswordForm, LoginForm, SignupForm
+from loyalty.forms.auth import ChangePasswordForm, LoginForm, SignupForm, TimeZoneForm
 from loyalty.models import ApiToken
 from loyalty.partials import form_errors, notify, redirect_to, render, wants_fragment
 from loyalty.security import safe_next_url
@@ -48,7 +48,11 @@ def signup() -> Response:
     if form.validate_on_submit():
         try:
             user = accounts.create_account(
-                db.session, form.email.data, form.password.data, form.company_name.data or ""
+                db.session,
+                form.email.data,
+                form.password.data,
+                form.company_name.data or "",
+                form.chosen_time_zone(),
             )
         except accounts.EmailTaken:
             form.email.errors.append("An account with this e-mail exists: log in instead.")
@@ -116,10 +120,33 @@ def account() -> Response:
             db.session.commit()
             notify("Password changed. Other browsers were signed out.")
             return redirect_to(url_for("auth.account"))
-    context = {"form": form, "api_tokens": tokens.account_tokens(db.session)}
+    context = _account_context(form=form)
     if form.errors:
         return form_errors("auth/account.html", "password_form", **context)
     return render("auth/account.html", "password_form", **context)
+
+
+def _account_context(**forms) -> dict:
+    zone_form = TimeZoneForm(formdata=None, time_zone=current_user.time_zone)
+    return {
+        "form": ChangePasswordForm(formdata=None),
+        "zone_form": zone_form,
+        "api_tokens": tokens.account_tokens(db.session),
+        **forms,
+    }
+
+
+@bp.post("/account/time-zone")
+@login_required
+def time_zone() -> Response:
+    """Change the zone pages show times in (and read typed times in)."""
+    form = TimeZoneForm()
+    if form.validate_on_submit():
+        current_user.time_zone = form.time_zone.data
+        db.session.commit()
+        notify(f"Times now show in {form.time_zone.data.replace('_', ' ')} time.")
+        return redirect_to(url_for("auth.account"))
+    return form_errors("auth/account.html", "time_zone_form", **_account_context(zone_form=form))
 
 
 def _tokens_panel(status: int = 200, **context) -> Response:

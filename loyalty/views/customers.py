@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import Blueprint, Response, abort, current_app, request, url_for
@@ -33,6 +33,7 @@ from loyalty.services.customer_query import (
     customer_page,
 )
 from loyalty.services.scoring import rescore, risk_of, scored_as_of
+from loyalty.time_zones import account_zone
 from loyalty.views.surveys import customer_survey_panel, send_to
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
@@ -44,13 +45,20 @@ def _signed_in() -> None:
     """Every customer page needs a signed-in account."""
 
 
-def _date(value: str | None, end_of_day: bool = False) -> datetime | None:
+def _date(value: str | None, end_of_day: bool = False, zone: tzinfo = UTC) -> datetime | None:
+    """The start (or end) of a typed day in `zone`, in UTC. Signup dates are calendar days
+    kept at UTC midnight; engagement is a moment, read in the account's zone."""
     try:
-        day = date.fromisoformat(value or "")
-    except ValueError:
+        day = date.fromisoformat(value or "") + timedelta(days=1 if end_of_day else 0)
+        moment = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    except (ValueError, OverflowError):  # not a date, or past year 9999 once moved
         return None
-    moment = datetime.combine(day, time(0), tzinfo=UTC)
-    return moment + timedelta(days=1, microseconds=-1) if end_of_day else moment
+    return moment - timedelta(microseconds=1) if end_of_day else moment
+
+
+def _day(moment: datetime | None, zone: tzinfo = UTC) -> str:
+    """The day `_date` read `moment` from, as typed."""
+    return moment.astimezone(zone).date().isoformat() if moment else ""
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:
@@ -80,8 +88,8 @@ def parse_list_query(args: MultiDict) -> CustomerQuery:
         tag=args.get("tag", "").strip().lower()[:40],
         signup_from=_date(args.get("signup_from")),
         signup_to=_date(args.get("signup_to"), end_of_day=True),
-        engaged_from=_date(args.get("engaged_from")),
-        engaged_to=_date(args.get("engaged_to"), end_of_day=True),
+        engaged_from=_date(args.get("engaged_from"), zone=account_zone()),
+        engaged_to=_date(args.get("engaged_to"), end_of_day=True, zone=account_zone()),
         never_engaged=args.get("never") == "1",
     )
     return CustomerQuery(
@@ -102,10 +110,10 @@ def query_params(query: CustomerQuery, **changes) -> dict[str, str]:
         "band": f.band,
         "segment": str(f.segment_id) if f.segment_id else "",
         "tag": f.tag,
-        "signup_from": f.signup_from.date().isoformat() if f.signup_from else "",
-        "signup_to": f.signup_to.date().isoformat() if f.signup_to else "",
-        "engaged_from": f.engaged_from.date().isoformat() if f.engaged_from else "",
-        "engaged_to": f.engaged_to.date().isoformat() if f.engaged_to else "",
+        "signup_from": _day(f.signup_from),
+        "signup_to": _day(f.signup_to),
+        "engaged_from": _day(f.engaged_from, account_zone()),
+        "engaged_to": _day(f.engaged_to, account_zone()),
         "never": "1" if f.never_engaged else "",
         "sort": query.sort if query.sort != DEFAULT_SORT else "",
         "dir": query.direction if query.direction != DEFAULT_DIRECTION else "",
@@ -139,7 +147,13 @@ def table_context(query: CustomerQuery, base_endpoint: str = "customers.index", 
         )
 
     page = customer_page(db.session, query)
+    days = query_params(query)
     return {
+        # The date filters as typed (a day in the account's zone for engagement).
+        "filter_days": {
+            name: days.get(name, "")
+            for name in ("signup_from", "signup_to", "engaged_from", "engaged_to")
+        },
         "export_url": export_url,
         "page": page,
         "query": query,

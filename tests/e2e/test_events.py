@@ -6,6 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import sign_up
 from tests.e2e.test_customers_table import add_customer
 
 
@@ -60,3 +61,32 @@ def test_event_edit_takes_the_focus_and_gives_it_back(signed_up):
     expect(page.get_by_role("status")).to_contain_text("Event saved.")
     expect(entry).to_contain_text("From the phone app")
     expect(edit).to_be_focused()
+
+
+def test_a_manager_in_tokyo_types_and_reads_tokyo_times(browser, live_server):
+    context = browser.new_context(base_url=live_server, timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        sign_up(page)
+        page.goto("/account")
+        expect(page.get_by_role("combobox", name="Time zone")).to_have_value("Asia/Tokyo")
+
+        add_customer(page, "Ichiro", "i-9", "ichiro@example.com")
+        page.get_by_text("Log an event").click()
+        page.get_by_label("When (Asia/Tokyo time)").fill("2026-11-20T09:30")
+        page.get_by_role("button", name="Log event").click()
+        expect(page.locator("#timeline")).to_contain_text("20 Nov 2026, 09:30 JST")
+        stamp = page.locator("#timeline time").first.get_attribute("datetime")
+        assert stamp == "2026-11-20T00:30:00+00:00"
+
+        # Moved to another zone, the same moment reads in the new one.
+        page.goto("/account")
+        page.get_by_role("combobox", name="Time zone").select_option("Europe/Paris")
+        page.get_by_role("button", name="Save time zone").click()
+        expect(page.get_by_role("status")).to_contain_text("Times now show in Europe/Paris time.")
+        page.goto("/customers")
+        page.get_by_role("link", name="Ichiro").click()
+        expect(page.locator("#timeline")).to_contain_text("20 Nov 2026, 01:30 CET")
+    finally:
+        context.close()

@@ -49,6 +49,7 @@ ACCOUNT = {
     "auth.account",
     "auth.create_token",
     "auth.logout",
+    "auth.time_zone",
     "customers.bulk",
     "customers.index",
     "customers.new",
