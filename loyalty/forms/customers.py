@@ -11,6 +11,7 @@ from loyalty.domain import importing
 from loyalty.forms import Form
 from loyalty.forms.auth import strip
 from loyalty.services.customers import CustomerFields, normalize_tags
+from loyalty.time_zones import account_zone
 from loyalty.types import utcnow
 
 # One set of rules for forms, imports and the API: loyalty/domain/importing.py.
@@ -57,7 +58,8 @@ class CustomerForm(Form):
         "Signup date",
         validators=[DataRequired("Enter a date, like 2026-03-31.")],
         render_kw={"max": "2100-12-31"},
-        default=lambda: utcnow().date(),  # a new customer most often signed up today
+        # A new customer most often signed up today: the account's today, not UTC's.
+        default=lambda: utcnow().astimezone(account_zone()).date(),
     )
     tags = StringField(
         "Tags",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -133,3 +134,12 @@ def test_engagement_filters_read_days_in_the_accounts_zone(app, signed_in, user)
     # Days at the ends of the calendar are ignored, not an error, in any zone.
     for day in ("0001-01-01", "9999-12-31"):
         assert signed_in.get(f"/customers?engaged_to={day}&engaged_from={day}").status_code == 200
+
+
+def test_a_new_customer_signed_up_on_the_accounts_today(app, signed_in, user):
+    # Whatever the hour, one of these two is on another day than UTC.
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        set_zone(app, user, zone)
+        today = datetime.now(ZoneInfo(zone)).date().isoformat()
+        form = signed_in.get("/customers/new").text
+        assert re.search(rf'name="signup_date"[^>]* value="{today}"', form), zone
