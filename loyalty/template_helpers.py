@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from flask import Flask, current_app, g, url_for
@@ -37,8 +37,10 @@ def humanize_time(value: datetime | None, now: datetime | None = None) -> str:
     return value.astimezone(account_zone()).strftime("%-d %b %Y")
 
 
-def format_date(value: datetime | None) -> str:
-    """A calendar day (a signup date, a week), as stored: 24 Nov 2026."""
+def format_date(value: date | str | None) -> str:
+    """A calendar day (a signup date, a week), as stored: 24 Nov 2026 (ISO text too)."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
     return value.strftime("%-d %b %Y") if value else "—"
 
 

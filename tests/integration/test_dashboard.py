@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import event, func, select
 
@@ -12,7 +12,9 @@ from loyalty.domain.scoring import score_churn_risk
 from loyalty.extensions import db
 from loyalty.models import Customer, EngagementEvent, SurveyResponse, User
 from loyalty.services import demo
+from loyalty.services.analytics import TREND_WEEKS
 from loyalty.services.scoring import compute_facts, rescore, risk_of, scored_as_of
+from loyalty.types import utcnow
 
 HTMX = {"HX-Request": "true"}
 
@@ -56,6 +58,15 @@ def test_load_demo_data_then_numbers_match_the_api(app, signed_in, user):
         assert customer["topReason"].replace("'", "&#39;") in html
     assert "Risk distribution" in html and "Engagement, week by week" in html
     assert 'id="trend-title"' in html and "No customer activity" not in html
+    # Bands and deciles name the scores they hold, without sharing a boundary; weeks read as
+    # dates people read.
+    for band, low, high in scoring.RISK_BANDS:
+        label = f"{band.capitalize()} ({low}–{high - 1 if high else 100})"
+        assert label in html
+        assert label in signed_in.get("/customers").text
+    assert '<td class="pr-4">0–9</td>' in html and '<td class="pr-4">90–100</td>' in html
+    first_week = utcnow().date() - timedelta(days=7 * TREND_WEEKS - 1)
+    assert f"week of {first_week:%-d %b %Y}</text>" in html
     assert re.search(r'id="current-nps">[+-]\d+<', html)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(EngagementEvent)) > 1000
