@@ -543,7 +543,7 @@ def _stored_int(value: object, default: int | None = 0) -> int | None:
 
 
 def _stored_flag(value: object) -> bool:
-    # Scores stored before a flag existed were computed as if it were set.
+    """A stored 0 or 1; anything else reads as set."""
     if isinstance(value, bool):
         return value
     number = _stored_int(value, None)
