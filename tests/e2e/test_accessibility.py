@@ -46,6 +46,10 @@ def test_every_page_passes_axe_on_a_laptop_and_a_phone(browser, live_server, tmp
             for path in ("/login", "/signup", "/no-such-page"):
                 page.goto(path)
                 check(path)
+            page.goto("/signup")
+            page.get_by_role("button", name="Create account").click()
+            expect(page.get_by_text("Enter your e-mail address.")).to_be_visible()
+            check("/signup, with errors")
             sign_up(page)
             for path in ("/", "/customers", "/segments", "/surveys", "/surveys/outbox"):
                 page.goto(path)
@@ -63,6 +67,12 @@ def test_every_page_passes_axe_on_a_laptop_and_a_phone(browser, live_server, tmp
 
             page.goto("/customers")
             check("/customers")
+            page.locator("#customer-table tbody").get_by_role("button", name="Edit").first.click()
+            row = page.locator("#customer-table tbody tr").first
+            row.get_by_label("E-mail").fill("not an email")
+            row.get_by_role("button", name="Save").click()
+            expect(row.get_by_text("Enter a valid e-mail address")).to_be_visible()
+            check("/customers, a row edited with an error")
             page.locator("#customer-table tbody a").first.click()
             page.get_by_text("Log an event").click()
             check("a customer, event form open")
