@@ -100,6 +100,7 @@ def test_tokens_on_the_account_page_are_shown_once_and_revocable(app, signed_in,
     assert secret.startswith("lg_")
     page = signed_in.get("/account").text
     assert "Billing sync" in page and secret not in page
+    assert "Created just now · never used" in page
     with app.app_context():
         token_id = db.session.scalar(select(ApiToken.id))
     fresh = app.test_client()
