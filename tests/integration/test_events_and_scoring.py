@@ -414,14 +414,18 @@ def test_customer_page_runs_a_constant_number_of_statements(app, signed_in, user
     assert counts[0] == counts[1]
 
 
-def test_scores_written_in_sql_equal_the_domain_rules_on_random_histories(app, user):
-    """The SQL expression and `score_churn_risk` agree, including at every window's edge."""
+@pytest.mark.parametrize("logins", [True, False], ids=["logins", "no-logins"])
+def test_scores_written_in_sql_equal_the_domain_rules_on_random_histories(app, user, logins):
+    """The SQL expression and `score_churn_risk` agree, including at every window's edge, in
+    an account that records logins and in one that does not."""
     rng = random.Random(20261125)
     now = datetime(2026, 11, 24, 12, tzinfo=UTC)
     # Days that sit on or next to the thresholds and windows of the rules.
     edges = [0, 0.5, 1, 6.9, 7, 7.1, 13.9, 14, 14.1, 15, 21, 22, 29.9, 30, 30.1, 31, 45, 59.9]
     edges += [60, 60.1, 61, 89.9, 90, 90.1, 120, -2]
     types = [*scoring.STANDARD_EVENT_TYPES, "trial_started"]
+    if not logins:
+        types.remove("login")
     with app.app_context():
         session = db.session
         survey = FeedbackSurvey(user_id=user.id, title="NPS", kind="nps", question="?")
@@ -464,7 +468,8 @@ def test_scores_written_in_sql_equal_the_domain_rules_on_random_histories(app, u
         # The SQL aggregates and the domain's reference agree on every customer's facts.
         facts = compute_facts(session, user.id, now)
         for customer_id, (signup, events, answers) in histories.items():
-            assert facts[customer_id] == scoring.facts_from_history(signup, events, answers, now)
+            expected = scoring.facts_from_history(signup, events, answers, now, logins)
+            assert facts[customer_id] == expected
 
         assert rescore(session, user.id, now=now) == 150
         session.commit()
