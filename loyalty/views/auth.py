@@ -11,7 +11,7 @@ from loyalty.db import get_or_404
 from loyalty.extensions import db, limiter
 from loyalty.forms.auth import ChangePasswordForm, LoginForm, SignupForm, TimeZoneForm
 from loyalty.models import ApiToken
-from loyalty.partials import form_errors, notify, redirect_to, render, wants_fragment
+from loyalty.partials import form_errors, notify, redirect_to, render
 from loyalty.security import safe_next_url
 from loyalty.services import accounts, tokens
 
@@ -120,19 +120,19 @@ def account() -> Response:
             db.session.commit()
             notify("Password changed. Other browsers were signed out.")
             return redirect_to(url_for("auth.account"))
-    context = _account_context(form=form)
     if form.errors:
-        return form_errors("auth/account.html", "password_form", **context)
-    return render("auth/account.html", "password_form", **context)
+        return form_errors(
+            "auth/account.html", "password_form", page_context=_account_page, form=form
+        )
+    return render("auth/account.html", "password_form", page_context=_account_page, form=form)
 
 
-def _account_context(**forms) -> dict:
-    zone_form = TimeZoneForm(formdata=None, time_zone=current_user.time_zone)
+def _account_page() -> dict:
+    """Everything the account page shows, for answers that render all of it."""
     return {
         "form": ChangePasswordForm(formdata=None),
-        "zone_form": zone_form,
+        "zone_form": TimeZoneForm(formdata=None, time_zone=current_user.time_zone),
         "api_tokens": tokens.account_tokens(db.session),
-        **forms,
     }
 
 
@@ -146,16 +146,17 @@ def time_zone() -> Response:
         db.session.commit()
         notify(f"Times now show in {form.time_zone.data.replace('_', ' ')} time.")
         return redirect_to(url_for("auth.account"))
-    return form_errors("auth/account.html", "time_zone_form", **_account_context(zone_form=form))
+    return form_errors(
+        "auth/account.html", "time_zone_form", page_context=_account_page, zone_form=form
+    )
 
 
 def _tokens_panel(status: int = 200, **context) -> Response:
-    if not wants_fragment():
-        context["form"] = ChangePasswordForm(formdata=None)
     return render(
         "auth/account.html",
         "api_tokens",
         status=status,
+        page_context=_account_page,
         api_tokens=tokens.account_tokens(db.session),
         **context,
     )

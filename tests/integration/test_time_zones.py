@@ -143,3 +143,17 @@ def test_a_new_customer_signed_up_on_the_accounts_today(app, signed_in, user):
         today = datetime.now(ZoneInfo(zone)).date().isoformat()
         form = signed_in.get("/customers/new").text
         assert re.search(rf'name="signup_date"[^>]* value="{today}"', form), zone
+
+
+def test_account_forms_sent_without_htmx_come_back_as_the_whole_page(signed_in):
+    # Without JavaScript each of the page's three forms answers with the page, all of it.
+    answers = [
+        signed_in.post("/account/tokens", data={"name": "Billing sync"}),
+        signed_in.post("/account/tokens", data={"name": ""}),
+        signed_in.post("/account/time-zone", data={"time_zone": "Nowhere"}),
+        signed_in.post("/account", data={"current_password": "wrong"}),
+    ]
+    for answer in answers:
+        assert answer.status_code in (200, 422)
+        for part in ("Change password", "Time zone", "API tokens", "<html"):
+            assert part in answer.text, (answer.request.path, part)
