@@ -213,6 +213,23 @@ class TestCsrf:
         )
         assert response.status_code == 303
 
+    def test_each_account_form_carries_its_token_under_a_unique_id(self, client, user):
+        page = client.get("/login").text
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        login = {"email": "owner@example.com", "password": "correct horse battery"}
+        client.post("/login", data={**login, "csrf_token": token})
+        page = client.get("/account").text
+        ids = re.findall(r'\sid="([^"]+)"', page)
+        assert len(ids) == len(set(ids))  # two forms once each had an <input id="csrf_token">
+        zone_form = page.split('id="time-zone-form"')[1].split("</form>")[0]
+        token = re.search(r'name="csrf_token" value="([^"]+)"', zone_form).group(1)
+        saved = client.post(
+            "/account/time-zone", data={"time_zone": "Europe/Paris", "csrf_token": token}
+        )
+        assert saved.status_code == 303
+        refused = client.post("/account/time-zone", data={"time_zone": "Europe/Rome"})
+        assert refused.status_code == 403
+
     def test_htmx_request_sends_the_token_as_a_header(self, client, user):
         page = client.get("/login").text
         token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
