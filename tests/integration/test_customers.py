@@ -142,6 +142,18 @@ def test_text_filter_treats_wildcards_literally(app, signed_in, owner):
     assert names_in(signed_in.get("/customers?q=P_ain").text) == []
 
 
+def test_the_tag_menu_lists_the_accounts_own_tags_once_each_in_order(app, signed_in, owner):
+    with app.app_context():
+        stranger = factories.make_user(db.session)
+        for account, tag_sets in ((owner, [["vip", "beta"], ["vip"]]), (stranger, [["secret"]])):
+            for tags in tag_sets:
+                customer = factories.make_customer(db.session, account)
+                customer.tags.extend(CustomerTag(tag=t, user_id=account.id) for t in tags)
+        db.session.commit()
+    menu = signed_in.get("/customers").text.split('id="filter-tag"')[1].split("</select>")[0]
+    assert re.findall(r'<option value="([^"]*)"', menu) == ["", "beta", "vip"]
+
+
 def test_a_tag_filter_no_customer_has_still_shows_in_the_menu(app, signed_in, owner):
     add_customers(app, owner, [{"name": "Someone"}])
     html = signed_in.get("/customers?tag=ghost").text
