@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Flask, current_app, g, url_for
 
-from loyalty.domain.bands import risk_band
+from loyalty.domain.bands import risk_band, score_range
 from loyalty.domain.scoring import event_type_label
 from loyalty.time_zones import account_zone
 from loyalty.types import utcnow
@@ -94,6 +94,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(asset_url)
     app.add_template_global(id_url)
     app.add_template_filter(risk_band, "risk_band")
+    app.add_template_global(score_range)
     app.add_template_filter(event_type_label, "event_label")
 
     @app.context_processor

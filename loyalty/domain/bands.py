@@ -23,6 +23,12 @@ def band_bounds(band: str) -> tuple[int, int | None]:
     raise ValueError(f"unknown risk band {band!r}")
 
 
+def score_range(low: int, high: int | None) -> str:
+    """A range of whole scores as people read it: (0, 40) is "0–39"; the top one ends at 100
+    (a band with no limit, or the last tenth, which holds 100 itself)."""
+    return f"{low}–{100 if high is None or high >= 100 else high - 1}"
+
+
 def risk_band(score: float | None) -> str | None:
     """'low', 'medium' or 'high' for a score from 0 to 100; None when there is no score."""
     if score is None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from loyalty.domain.bands import RISK_BANDS, band_bounds, risk_band
+from loyalty.domain.bands import RISK_BANDS, band_bounds, risk_band, score_range
 
 
 @pytest.mark.parametrize(
@@ -25,3 +25,12 @@ def test_bounds_cover_0_to_100_without_gaps():
     assert band_bounds("medium") == (40, 70)
     with pytest.raises(ValueError):
         band_bounds("extreme")
+
+
+def test_score_ranges_are_written_without_a_shared_boundary():
+    assert [score_range(low, high) for _band, low, high in RISK_BANDS] == [
+        "0–39",
+        "40–69",
+        "70–100",
+    ]
+    assert score_range(0, 10) == "0–9" and score_range(90, 100) == "90–100"
