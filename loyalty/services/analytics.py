@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from loyalty.domain.bands import RISK_BANDS, band_counts, decile_counts
+from loyalty.domain.scoring import NOT_ACTIVITY_EVENT_TYPES
 from loyalty.domain.surveys import nps_from_counts
 from loyalty.models import (
     Customer,
@@ -210,8 +211,6 @@ def engagement_trend(session: Session, weeks: int = TREND_WEEKS) -> list[dict]:
     Read from the per-day counts the database keeps beside the events (`EngagementDay`):
     a few hundred small rows, whatever the number of events.
     """
-    from loyalty.domain.scoring import NOT_ACTIVITY_EVENT_TYPES
-
     today = utcnow().date()
     first = today - timedelta(days=7 * weeks - 1)
     counts = [0] * weeks
