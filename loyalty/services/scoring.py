@@ -303,6 +303,8 @@ def rescore(
     """
     now = now or utcnow()
     ids = list(customer_ids) if customer_ids is not None else None
+    if ids is not None and _login_tracking_changed(session, account_id, now, ids):
+        ids = None  # the account's first login (or its last one gone) changes every score
     f = _facts(account_id, now, ids)
     scored = select(
         f.c.id,
@@ -347,6 +349,24 @@ def rescore(
     refresh_automatic_segments(session, account_id, ids)
     session.expire_all()
     return written
+
+
+def _login_tracking_changed(
+    session: Session, account_id: uuid.UUID, now: datetime, customer_ids: list[uuid.UUID]
+) -> bool:
+    """Whether one of these customers was scored while the account did (or did not) record
+    logins and that has since changed: the login rule then changes for every customer.
+
+    The customers to be rescored are the ones an event just touched, so the change shows
+    first on them; facts stored before the flag existed read as "tracked"."""
+    stored = func.coalesce(Customer.churn_risk_facts["logins_tracked"].as_integer(), 1)
+    changed = exists().where(
+        Customer.user_id == account_id,
+        Customer.id.in_(customer_ids),
+        Customer.churn_risk_facts.is_not(None),
+        stored != _logins_tracked(account_id, now),
+    )
+    return bool(session.scalar(select(changed)))
 
 
 def first_score(now: datetime, logins_tracked: bool) -> dict:

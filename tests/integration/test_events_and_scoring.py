@@ -20,6 +20,7 @@ from loyalty.models import (
     SurveyResponse,
     User,
 )
+from loyalty.services import tokens
 from loyalty.services.scoring import compute_facts, rescore, risk_of
 from loyalty.types import utcnow
 from tests import factories
@@ -228,14 +229,58 @@ def test_an_account_that_sends_no_logins_is_not_told_nobody_logs_in(app, signed_
         risk = risk_of(customer, db.session.get(User, user.id))
         assert risk.score == customer.churn_risk_score
 
-    # Once the account records logins, customers without one are told apart again.
+    # Once the account records logins, customers without one are told apart again: at
+    # once, not at the next daily rescore (the first login changes every customer's rule).
     signed_in.post(f"/customers/{other}/events", data=event_form("login"))
     assert 'data-factor="no_login"' not in signed_in.get(f"/customers/{other}").text
-    runner.invoke(args=["rescore"])
     page = signed_in.get(f"/customers/{buyer}").text
     assert 'data-factor="no_login"' in page and "Has never logged in" in page
     codes = {f["code"] for f in signed_in.get(f"/api/customers/{buyer}").json["churnRiskFactors"]}
     assert "no_login" in codes
+    assert "changed for 0 customers" in runner.invoke(args=["rescore"]).output
+
+
+def test_the_first_login_sent_through_the_api_rescores_the_whole_account(
+    app, signed_in, runner, user
+):
+    long_ago = utcnow() - timedelta(days=300)
+    buyer = make_customer(app, user, name="Buyer", signup_date=long_ago, external_customer_id="b1")
+    make_customer(app, user, name="Other", signup_date=long_ago, external_customer_id="o1")
+    add_events(app, user, buyer, ("purchase", 2))
+    runner.invoke(args=["rescore"])
+    before = signed_in.get(f"/api/customers/{buyer}").json
+    assert "no_login" not in {f["code"] for f in before["churnRiskFactors"]}
+
+    with app.app_context():
+        _row, secret = tokens.create_token(db.session, user.id, "tests")
+        db.session.commit()
+    sent = app.test_client().post(
+        "/api/events",
+        json={"events": [{"externalCustomerId": "o1", "eventType": "login"}]},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert sent.json["created"] == 1, sent.json
+    after = signed_in.get(f"/api/customers/{buyer}").json
+    assert "no_login" in {f["code"] for f in after["churnRiskFactors"]}
+    assert after["churnRiskScore"] == before["churnRiskScore"] + scoring.NO_LOGIN_POINTS
+
+
+def test_deleting_the_accounts_only_login_stops_the_login_rule_for_everyone(app, signed_in, user):
+    long_ago = utcnow() - timedelta(days=300)
+    buyer = make_customer(app, user, name="Buyer", signup_date=long_ago)
+    other = make_customer(app, user, name="Other", signup_date=long_ago)
+    add_events(app, user, buyer, ("purchase", 2))
+    signed_in.post(f"/customers/{other}/events", data=event_form("login"))
+    signed_in.post(f"/customers/{buyer}/events", data=event_form("purchase"))
+    assert "Has never logged in" in signed_in.get(f"/customers/{buyer}").text
+
+    with app.app_context():
+        login_id = db.session.scalar(
+            select(EngagementEvent.id).where(EngagementEvent.event_type == "login")
+        )
+    deleted = signed_in.post(f"/events/{login_id}/delete")
+    assert deleted.status_code in (200, 303)
+    assert "Has never logged in" not in signed_in.get(f"/customers/{buyer}").text
 
 
 def test_edit_and_delete_an_event_rescore(app, signed_in, user):
