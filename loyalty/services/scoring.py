@@ -92,7 +92,8 @@ def _latest_answers(account_id: uuid.UUID, now: datetime, customer_ids):
         kind.label("kind"),
         r.response["score"].as_integer().label("score"),
         func.row_number()
-        .over(partition_by=(r.customer_id, kind), order_by=r.submitted_at.desc())
+        # Answers given at one instant: the later id, as segment criteria choose.
+        .over(partition_by=(r.customer_id, kind), order_by=(r.submitted_at.desc(), r.id.desc()))
         .label("rank"),
     ).where(
         r.user_id == account_id,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from loyalty.domain import scoring
+from loyalty.domain.criteria import parse_criteria
 from loyalty.domain.scoring import CustomerFacts, score_churn_risk
 from loyalty.extensions import db
 from loyalty.models import (
@@ -22,6 +24,7 @@ from loyalty.models import (
 )
 from loyalty.services import tokens
 from loyalty.services.scoring import compute_facts, rescore, risk_of
+from loyalty.services.segment_criteria import criteria_condition
 from loyalty.types import utcnow
 from tests import factories
 
@@ -543,3 +546,44 @@ def test_scores_written_in_sql_equal_the_domain_rules_on_random_histories(app, u
             expected = score_churn_risk(facts[customer.id], later)
             assert customer.churn_risk_score == expected.score
             assert risk_of(customer, account) == expected
+
+
+@pytest.mark.parametrize("scores", [(2, 10), (10, 2)])
+def test_two_answers_at_one_instant_give_one_latest_nps_to_the_score_and_segments(
+    app, user, scores
+):
+    """Answers loaded with the same moment (an import of old answers, say) have no order of
+    their own: the later id wins, in the score as in a "latest NPS" segment."""
+    now = utcnow()
+    at = now - timedelta(days=3)
+    with app.app_context():
+        session = db.session
+        customer = factories.make_customer(session, user)
+        survey = FeedbackSurvey(user_id=user.id, title="Pulse", kind="nps", question="?")
+        session.add(survey)
+        session.flush()
+        ids = (uuid.UUID(int=1), uuid.UUID(int=2))  # the earlier id stored first
+        for answer_id, score in zip(ids, scores, strict=True):
+            session.add(
+                SurveyResponse(
+                    id=answer_id,
+                    user_id=user.id,
+                    customer_id=customer.id,
+                    feedback_survey_id=survey.id,
+                    response={"kind": "nps", "score": score},
+                    submitted_at=at,
+                )
+            )
+            session.flush()
+        latest = scores[1]
+        assert compute_facts(session, user.id, now)[customer.id].latest_nps == latest
+        category = "detractor" if latest <= 6 else "promoter"
+        criteria = parse_criteria(
+            {"match": "all", "rules": [{"field": "latest_nps", "op": "is", "value": category}]}
+        )
+        in_segment = session.scalars(
+            select(Customer.id).where(
+                Customer.user_id == user.id, criteria_condition(criteria, now)
+            )
+        ).all()
+        assert in_segment == [customer.id]
