@@ -352,18 +352,22 @@ def rescore(
     return written
 
 
+LOGIN_FLAG_SAMPLE = 20
+
+
 def _login_tracking_changed(
     session: Session, account_id: uuid.UUID, now: datetime, customer_ids: list[uuid.UUID]
 ) -> bool:
-    """Whether one of these customers was scored while the account did (or did not) record
-    logins and that has since changed: the login rule then changes for every customer.
+    """Whether these customers were scored while the account did (or did not) record logins
+    and that has since changed: the login rule then changes for every customer.
 
-    The customers to be rescored are the ones an event just touched, so the change shows
-    first on them; facts stored before the flag existed read as "tracked"."""
+    Every score of an account is stored with the same flag (a change rescores them all), so
+    a few of the customers tell: the first ones, out of a batch that can hold a thousand.
+    Facts stored before the flag existed read as "tracked"."""
     stored = func.coalesce(Customer.churn_risk_facts["logins_tracked"].as_integer(), 1)
     changed = exists().where(
         Customer.user_id == account_id,
-        Customer.id.in_(customer_ids),
+        Customer.id.in_(customer_ids[:LOGIN_FLAG_SAMPLE]),
         Customer.churn_risk_facts.is_not(None),
         stored != _logins_tracked(account_id, now),
     )
