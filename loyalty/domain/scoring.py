@@ -187,6 +187,18 @@ class ChurnRisk:
         return risk_band(self.score) or "low"
 
     @property
+    def starting_score(self) -> int | None:
+        """Where the score starts before its factors add or take points; None when nothing
+        is known yet (the score is then INSUFFICIENT_DATA_SCORE, whatever the factors)."""
+        return None if self.insufficient_data else BASE_SCORE
+
+    @property
+    def clamped(self) -> bool:
+        """Whether the factors took the score past 0 or 100, where it stops."""
+        start = self.starting_score
+        return start is not None and start + sum(f.points for f in self.factors) != self.score
+
+    @property
     def top_factor(self) -> Factor | None:
         """The factor that raises the risk most, if any does."""
         raising = [f for f in self.factors if f.points > 0]

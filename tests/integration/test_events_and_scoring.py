@@ -587,3 +587,24 @@ def test_two_answers_at_one_instant_give_one_latest_nps_to_the_score_and_segment
             )
         ).all()
         assert in_segment == [customer.id]
+
+
+def test_the_customer_page_says_where_the_score_starts(app, signed_in, user):
+    quiet = make_customer(app, user, signup_date=utcnow() - timedelta(days=300))
+    add_events(app, user, quiet, ("login", 50))
+    signed_in.post(
+        f"/customers/{quiet}/events", data=event_form("purchase", utcnow() - timedelta(days=45))
+    )
+    page = signed_in.get(f"/customers/{quiet}").text
+    assert "Every customer starts at 20 points" in page
+    assert "between 0 and 100" not in page
+
+    leaving = make_customer(app, user, signup_date=utcnow() - timedelta(days=300))
+    add_events(app, user, leaving, *(("support_ticket", day) for day in range(1, 6)))
+    add_events(app, user, leaving, ("payment_failed", 3), ("payment_failed", 9), ("downgrade", 4))
+    signed_in.post(f"/customers/{leaving}/events", data=event_form("cancellation_request"))
+    page = signed_in.get(f"/customers/{leaving}").text
+    assert "Every customer starts at 20 points" in page and "between 0 and 100" in page
+
+    unknown = make_customer(app, user)
+    assert "starts at" not in signed_in.get(f"/customers/{unknown}").text

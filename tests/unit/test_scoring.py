@@ -402,3 +402,19 @@ def test_more_recent_engagement_never_raises_risk(facts, older_days, newer_days,
     stale = CustomerFacts(**{**base, which: NOW - timedelta(days=older)})
     fresh = CustomerFacts(**{**base, which: NOW - timedelta(days=newer)})
     assert score_churn_risk(fresh, NOW).score <= score_churn_risk(stale, NOW).score
+
+
+def test_the_explanation_says_where_the_points_start_and_where_they_stop():
+    one_reason = score_churn_risk(engaged(last_engagement=ago(70)), NOW)
+    assert one_reason.starting_score == scoring.BASE_SCORE
+    assert one_reason.score == one_reason.starting_score + sum(f.points for f in one_reason.factors)
+    assert not one_reason.clamped
+
+    everything_wrong = score_churn_risk(
+        engaged(last_engagement=ago(90), support_tickets=5, cancellation_requests=1, latest_nps=1),
+        NOW,
+    )
+    assert everything_wrong.score == 100 and everything_wrong.clamped
+
+    nothing_known = score_churn_risk(CustomerFacts(), NOW)
+    assert nothing_known.starting_score is None and not nothing_known.clamped
