@@ -90,6 +90,18 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
+class DeleteAccountForm(FlaskForm):
+    """Delete the account and all its data, confirmed with the password."""
+
+    password = PasswordField(
+        "Your password", validators=[DataRequired("Enter your password to confirm.")]
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        # The page also holds the password form: its own prefix keeps field ids apart.
+        super().__init__(*args, prefix="delete", **kwargs)
+
+
 class TimeZoneForm(FlaskForm):
     """The zone pages show times in and read typed times in."""
 

@@ -85,6 +85,14 @@ def change_password(session: Session, user: User, new_password: str, keep_sessio
     )
 
 
+def delete_account(session: Session, user: User) -> None:
+    """Delete the account with everything it holds: the database's cascades remove its
+    customers (with their events, tags, answers and memberships), segments, surveys, API
+    tokens, browser sessions and kept counts."""
+    session.execute(delete(User).where(User.id == user.id))
+    session.expunge_all()
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -9,11 +9,18 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from loyalty.db import get_or_404
 from loyalty.extensions import db, limiter
-from loyalty.forms.auth import ChangePasswordForm, LoginForm, SignupForm, TimeZoneForm
+from loyalty.forms.auth import (
+    ChangePasswordForm,
+    DeleteAccountForm,
+    LoginForm,
+    SignupForm,
+    TimeZoneForm,
+)
 from loyalty.models import ApiToken
 from loyalty.partials import form_errors, notify, redirect_to, render
 from loyalty.security import safe_next_url
 from loyalty.services import accounts, tokens
+from loyalty.services.customer_query import account_customer_count
 
 bp = Blueprint("auth", __name__)
 
@@ -106,25 +113,32 @@ def logout() -> Response:
 def account() -> Response:
     """The account page: password change (signs out other browsers)."""
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        user = current_user._get_current_object()
-        if accounts.authenticate(db.session, user.email, form.current_password.data) is None:
-            form.current_password.errors.append("That is not your current password.")
-        else:
-            accounts.change_password(
-                db.session,
-                user,
-                form.new_password.data,
-                keep_session=accounts.session_key(user.browser_token),
-            )
-            db.session.commit()
-            notify("Password changed. Other browsers were signed out.")
-            return redirect_to(url_for("auth.account"))
+    if form.validate_on_submit() and (
+        user := _password_given(form.current_password, "That is not your current password.")
+    ):
+        accounts.change_password(
+            db.session,
+            user,
+            form.new_password.data,
+            keep_session=accounts.session_key(user.browser_token),
+        )
+        db.session.commit()
+        notify("Password changed. Other browsers were signed out.")
+        return redirect_to(url_for("auth.account"))
     if form.errors:
         return form_errors(
             "auth/account.html", "password_form", page_context=_account_page, form=form
         )
     return render("auth/account.html", "password_form", page_context=_account_page, form=form)
+
+
+def _password_given(field, wrong: str):
+    """The signed-in user when `field` holds their password; else the field says `wrong`."""
+    user = current_user._get_current_object()
+    if accounts.authenticate(db.session, user.email, field.data) is None:
+        field.errors.append(wrong)
+        return None
+    return user
 
 
 def _account_page() -> dict:
@@ -133,7 +147,29 @@ def _account_page() -> dict:
         "form": ChangePasswordForm(formdata=None),
         "zone_form": TimeZoneForm(formdata=None, time_zone=current_user.time_zone),
         "api_tokens": tokens.account_tokens(db.session),
+        "delete_form": DeleteAccountForm(formdata=None),
+        "customer_count": account_customer_count(db.session),
     }
+
+
+@bp.post("/account/delete")
+@login_required
+@limiter.limit(LOGIN_LIMIT, deduct_when=_failed)
+def delete_account() -> Response:
+    """Delete the account and all its data, once its password is given again."""
+    form = DeleteAccountForm()
+    if form.validate_on_submit() and (
+        user := _password_given(form.password, "That is not your password.")
+    ):
+        accounts.delete_account(db.session, user)
+        db.session.commit()
+        logout_user()
+        session.clear()
+        notify("Your account and all its data were deleted.", "info")
+        return redirect_to(url_for("auth.signup"))
+    return form_errors(
+        "auth/account.html", "delete_account_form", page_context=_account_page, delete_form=form
+    )
 
 
 @bp.post("/account/time-zone")

@@ -59,3 +59,44 @@ def test_pages_load_without_console_errors_or_csp_violations(page):
     page.goto("/account")
     expect(page.get_by_role("heading", name="Account settings")).to_be_visible()
     assert messages == []
+
+
+def test_deleting_the_account_asks_twice_and_then_removes_it(page):
+    email = sign_up(page)
+    page.goto("/customers/new")
+    page.get_by_label("Name").fill("Ada Lovelace")
+    page.get_by_label("E-mail").fill("ada@example.org")
+    page.get_by_label("External ID").fill("ada")
+    page.get_by_role("button", name="Add customer").click()
+    expect(page.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
+
+    page.goto("/account")
+    danger = page.get_by_role("region", name="Delete account")
+    expect(danger).to_contain_text("1 customer with their events")
+    dialogs: list[str] = []
+
+    def answer(dialog):
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", answer)
+    danger.get_by_label("Your password").fill("not the password")
+    danger.get_by_role("button", name="Delete my account").click()
+    expect(danger.get_by_text("That is not your password.")).to_be_visible()
+    expect(danger.get_by_label("Your password")).to_have_attribute("aria-invalid", "true")
+
+    danger.get_by_label("Your password").fill(PASSWORD)
+    danger.get_by_role("button", name="Delete my account").click()
+    expect(page).to_have_url(re.compile(r"/signup$"))
+    expect(page.get_by_role("status")).to_contain_text(
+        "Your account and all its data were deleted."
+    )
+    assert dialogs == ["Delete your account and all its data? This cannot be undone."] * 2
+
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "That e-mail and password do not match an account."
+    )

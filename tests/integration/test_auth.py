@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from loyalty.extensions import db
-from loyalty.models import User, UserSession
+from loyalty.models import (
+    ApiToken,
+    Customer,
+    CustomerSegment,
+    CustomerTag,
+    EngagementEvent,
+    FeedbackSurvey,
+    User,
+    UserSession,
+)
+from loyalty.services import tokens
+from loyalty.types import utcnow
+from tests import factories
 
 
 def test_signup_creates_account_and_lands_on_dashboard(client, auth):
@@ -191,3 +203,94 @@ def test_each_login_records_one_browser_session(app, client, auth, user):
         sessions = db.session.scalars(select(UserSession)).all()
     assert len(sessions) == 1
     assert sessions[0].user_id == user.id
+
+
+def _account_rows(app, account_id) -> dict[str, int]:
+    """How many rows of each kind the account owns (through its customers where they have
+    no account column of their own)."""
+    with app.app_context():
+        session = db.session
+        customers = select(Customer.id).where(Customer.user_id == account_id)
+        return {
+            "users": session.scalar(select(func.count()).where(User.id == account_id)),
+            "customers": session.scalar(select(func.count()).select_from(customers.subquery())),
+            "events": session.scalar(
+                select(func.count()).where(EngagementEvent.customer_id.in_(customers))
+            ),
+            "tags": session.scalar(
+                select(func.count()).where(CustomerTag.customer_id.in_(customers))
+            ),
+            "segments": session.scalar(
+                select(func.count()).where(CustomerSegment.user_id == account_id)
+            ),
+            "surveys": session.scalar(
+                select(func.count()).where(FeedbackSurvey.user_id == account_id)
+            ),
+            "tokens": session.scalar(select(func.count()).where(ApiToken.user_id == account_id)),
+            "sessions": session.scalar(
+                select(func.count()).where(UserSession.user_id == account_id)
+            ),
+        }
+
+
+def _fill_account(app, owner) -> str:
+    """Customers with tags and events, a segment, a survey and an API token; the token."""
+    with app.app_context():
+        session = db.session
+        customer = factories.make_customer(session, owner)
+        session.add(CustomerTag(customer_id=customer.id, user_id=owner.id, tag="vip"))
+        session.add(
+            EngagementEvent(
+                user_id=owner.id, customer_id=customer.id, event_type="login", event_date=utcnow()
+            )
+        )
+        session.add(CustomerSegment(user_id=owner.id, name="Key accounts"))
+        session.add(FeedbackSurvey(user_id=owner.id, title="Pulse", kind="nps", question="?"))
+        _row, secret = tokens.create_token(session, owner.id, "crm")
+        session.commit()
+        return secret
+
+
+@pytest.mark.parametrize("headers", [{}, {"HX-Request": "true"}])
+def test_deleting_the_account_removes_all_its_data_and_signs_out(app, signed_in, user, headers):
+    secret = _fill_account(app, user)
+    with app.app_context():
+        neighbour = factories.make_user(db.session, "neighbour@example.com")
+        db.session.commit()
+    _fill_account(app, neighbour)
+    before = _account_rows(app, neighbour.id)
+
+    page = signed_in.get("/account").text
+    assert "Delete account" in page and "1 customer" in page
+
+    response = signed_in.post(
+        "/account/delete", data={"delete-password": "correct horse battery"}, headers=headers
+    )
+    if headers:
+        assert response.headers["HX-Redirect"] == "/signup"
+    else:
+        assert response.status_code == 303 and response.headers["Location"] == "/signup"
+    assert "Your account and all its data were deleted." in signed_in.get("/signup").text
+    assert signed_in.get("/").status_code == 303  # signed out
+    assert set(_account_rows(app, user.id).values()) == {0}
+    assert _account_rows(app, neighbour.id) == before
+    api = app.test_client().get("/api/customers", headers={"Authorization": f"Bearer {secret}"})
+    assert api.status_code == 401
+    again = app.test_client().post(
+        "/login", data={"email": "owner@example.com", "password": "correct horse battery"}
+    )
+    assert again.status_code == 422
+
+
+@pytest.mark.parametrize("password", ["", "not my password"])
+def test_deleting_the_account_needs_its_password(app, signed_in, user, password):
+    _fill_account(app, user)
+    response = signed_in.post(
+        "/account/delete", data={"delete-password": password}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 422
+    assert "<html" not in response.text
+    expected = "Enter your password to confirm." if not password else "That is not your password."
+    assert expected in response.text
+    assert _account_rows(app, user.id)["customers"] == 1
+    assert signed_in.get("/").status_code == 200

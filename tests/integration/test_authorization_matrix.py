@@ -48,6 +48,7 @@ ACCOUNT = {
     "api.list_surveys",
     "auth.account",
     "auth.create_token",
+    "auth.delete_account",
     "auth.logout",
     "auth.time_zone",
     "customers.bulk",
