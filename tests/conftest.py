@@ -145,3 +145,31 @@ def signed_in(client, auth, user) -> FlaskClient:
     response = auth.login()
     assert response.status_code == 303, response.text
     return client
+
+
+@pytest.fixture
+def smtp_sent(monkeypatch) -> list[tuple]:
+    """What the app sends over SMTP (connect, starttls, login, message), with no server."""
+    sent: list[tuple] = []
+
+    class FakeSMTP:
+        def __init__(self, host, port, timeout):
+            sent.append(("connect", host, port))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def starttls(self):
+            sent.append(("starttls",))
+
+        def login(self, username, password):
+            sent.append(("login", username))
+
+        def send_message(self, message):
+            sent.append(("message", message["To"], message["Subject"], message.get_content()))
+
+    monkeypatch.setattr("loyalty.services.mail.smtplib.SMTP", FakeSMTP)
+    return sent

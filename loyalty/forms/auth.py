@@ -64,12 +64,9 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
 
 
-class ChangePasswordForm(FlaskForm):
-    """Change the password; other browsers are signed out."""
+class NewPasswordForm(FlaskForm):
+    """A new password, typed twice (a reset link's form)."""
 
-    current_password = PasswordField(
-        "Current password", validators=[DataRequired("Enter your current password.")]
-    )
     new_password = PasswordField(
         "New password",
         validators=[
@@ -87,6 +84,22 @@ class ChangePasswordForm(FlaskForm):
             DataRequired("Repeat the new password."),
             EqualTo("new_password", "The two passwords differ."),
         ],
+    )
+
+
+class ChangePasswordForm(NewPasswordForm):
+    """Change the password; other browsers are signed out."""
+
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password.")]
+    )
+
+
+class ForgotPasswordForm(FlaskForm):
+    """The e-mail address to send a password reset link to."""
+
+    email = EmailField(
+        "E-mail", filters=[strip], validators=[DataRequired("Enter your e-mail address.")]
     )
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
+import uuid
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -83,6 +86,37 @@ def change_password(session: Session, user: User, new_password: str, keep_sessio
     session.execute(
         delete(UserSession).where(UserSession.user_id == user.id, UserSession.id != keep_session)
     )
+
+
+RESET_LINK_SECONDS = 3600  # a password reset link works for an hour, and once
+
+
+def _reset_serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt="password-reset")
+
+
+def _password_fingerprint(user: User) -> str:
+    return hashlib.sha256(user.password.encode()).hexdigest()[:16]
+
+
+def password_reset_token(user: User, secret_key: str) -> str:
+    """The token of a reset link: signed, it names the account and the password it replaces,
+    so it stops working once that password has changed (and after RESET_LINK_SECONDS)."""
+    return _reset_serializer(secret_key).dumps([str(user.id), _password_fingerprint(user)])
+
+
+def account_for_reset_token(session: Session, token: str, secret_key: str) -> User | None:
+    """The account a reset link is for, or None when it expired, was used or is forged."""
+    try:
+        user_id, fingerprint = _reset_serializer(secret_key).loads(
+            token, max_age=RESET_LINK_SECONDS
+        )
+        user = session.get(User, uuid.UUID(user_id))
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if user is None or not hmac.compare_digest(_password_fingerprint(user), fingerprint):
+        return None
+    return user
 
 
 def delete_account(session: Session, user: User) -> None:

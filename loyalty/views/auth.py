@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, Response, request, session, url_for
+from flask import Blueprint, Response, current_app, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from loyalty.db import get_or_404
@@ -12,21 +12,25 @@ from loyalty.extensions import db, limiter
 from loyalty.forms.auth import (
     ChangePasswordForm,
     DeleteAccountForm,
+    ForgotPasswordForm,
     LoginForm,
+    NewPasswordForm,
     SignupForm,
     TimeZoneForm,
 )
 from loyalty.models import ApiToken
 from loyalty.partials import form_errors, notify, redirect_to, render
 from loyalty.security import safe_next_url
-from loyalty.services import accounts, tokens
+from loyalty.services import accounts, mail, tokens
 from loyalty.services.customer_query import account_customer_count
+from loyalty.views.public import public_url
 
 bp = Blueprint("auth", __name__)
 
 # Repeated failures from one address, or against one e-mail, are slowed to a stop.
 LOGIN_LIMIT = "10 per 5 minutes"
 SIGNUP_LIMIT = "20 per hour"
+RESET_LIMIT = "5 per hour"  # reset e-mails one address may ask for
 
 
 def _failed(response: Response) -> bool:
@@ -94,6 +98,50 @@ def login() -> Response:
     if error or form.errors:
         return form_errors("auth/login.html", "auth_form", form=form, error=error, next=next_url)
     return render("auth/login.html", "auth_form", form=form, error=None, next=next_url)
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit(RESET_LIMIT, methods=["POST"])
+def forgot_password() -> Response:
+    """Ask for a link to choose a new password, e-mailed to the account's own address."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        email = accounts.normalize_email(form.email.data)
+        user = accounts.find_account(db.session, email)
+        # The same answer either way, as fast: the e-mail goes out once the answer has, so
+        # neither the page nor its timing tells which addresses have accounts.
+        response = render("auth/forgot_password.html", "auth_form", form=form, sent_to=email)
+        if user is not None:
+            token = accounts.password_reset_token(user, current_app.config["SECRET_KEY"])
+            link = public_url("auth.reset_password", token=token)
+            config = current_app.config
+            response.call_on_close(lambda: mail.send_password_reset(config, email, link))
+        return response
+    if form.errors:
+        return form_errors("auth/forgot_password.html", "auth_form", form=form, sent_to=None)
+    return render("auth/forgot_password.html", "auth_form", form=form, sent_to=None)
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+@limiter.limit(LOGIN_LIMIT, methods=["POST"], deduct_when=_failed)
+def reset_password(token: str) -> Response:
+    """Choose a new password through an e-mailed link; it signs in and every other browser
+    out."""
+    user = accounts.account_for_reset_token(db.session, token, current_app.config["SECRET_KEY"])
+    if user is None:
+        if request.method == "POST":  # htmx swaps no 404: the link's page says what happened
+            return redirect_to(url_for("auth.reset_password", token=token))
+        return render("auth/reset_password.html", status=404, form=None, token=token)
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        accounts.change_password(db.session, user, form.new_password.data, keep_session="")
+        _sign_in(user)
+        db.session.commit()
+        notify("Your password was changed and you are signed in. Other browsers were signed out.")
+        return redirect_to(url_for("dashboard.index"))
+    if form.errors:
+        return form_errors("auth/reset_password.html", "auth_form", form=form, token=token)
+    return render("auth/reset_password.html", "auth_form", form=form, token=token)
 
 
 @bp.post("/logout")

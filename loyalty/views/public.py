@@ -29,12 +29,17 @@ ANSWER_LIMIT = "20 per minute"
 VIEW_LIMIT = "120 per minute"
 
 
-def personal_link(token: str) -> str:
-    """The absolute address of a personal survey link (PUBLIC_BASE_URL when set)."""
+def public_url(endpoint: str, **values) -> str:
+    """The absolute address of a page, for links sent by e-mail (PUBLIC_BASE_URL when set)."""
     base = current_app.config.get("PUBLIC_BASE_URL")
     if base:
-        return base + url_for("public.answer", token=token)
-    return url_for("public.answer", token=token, _external=True)
+        return base + url_for(endpoint, **values)
+    return url_for(endpoint, **values, _external=True)
+
+
+def personal_link(token: str) -> str:
+    """The absolute address of a personal survey link."""
+    return public_url("public.answer", token=token)
 
 
 def embed_base() -> str:

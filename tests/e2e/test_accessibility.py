@@ -43,9 +43,14 @@ def test_every_page_passes_axe_on_a_laptop_and_a_phone(browser, live_server, tmp
                 found[f"{size}: {name}"] = problems
 
         try:
-            for path in ("/login", "/signup", "/no-such-page"):
+            for path in ("/login", "/signup", "/no-such-page", "/reset-password/not-a-link"):
                 page.goto(path)
                 check(path)
+            page.goto("/forgot-password")
+            page.get_by_label("E-mail").fill("someone@example.com")
+            page.get_by_role("button", name="E-mail me a link").click()
+            expect(page.get_by_text("If an account uses someone@example.com")).to_be_visible()
+            check("/forgot-password, sent")
             page.goto("/signup")
             page.get_by_role("button", name="Create account").click()
             expect(page.get_by_text("Enter your e-mail address.")).to_be_visible()

@@ -100,3 +100,30 @@ def test_deleting_the_account_asks_twice_and_then_removes_it(page):
     expect(page.get_by_role("alert")).to_have_text(
         "That e-mail and password do not match an account."
     )
+
+
+def test_a_forgotten_password_is_reset_through_its_link(page, caplog):
+    email = sign_up(page)
+    page.context.clear_cookies()
+    page.goto("/login")
+    page.get_by_role("link", name="Forgot your password?").click()
+    page.get_by_label("E-mail").fill(email)
+    # No SMTP here: outside production the link goes to the log, as it would to the inbox.
+    with caplog.at_level("WARNING", logger="loyalty.services.mail"):
+        page.get_by_role("button", name="E-mail me a link").click()
+        expect(page.get_by_text(f"If an account uses {email}, we have e-mailed")).to_be_visible()
+    [link] = re.findall(r"https?://[^/\s]+(/reset-password/\S+)", caplog.text)
+
+    page.goto(link)
+    page.get_by_label("New password", exact=True).fill("a brand new secret")
+    page.get_by_label("Repeat new password").fill("another secret")
+    page.get_by_role("button", name="Save the new password").click()
+    expect(page.get_by_text("The two passwords differ.")).to_be_visible()
+    page.get_by_label("New password", exact=True).fill("a brand new secret")
+    page.get_by_label("Repeat new password").fill("a brand new secret")
+    page.get_by_role("button", name="Save the new password").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("Your password was changed")
+
+    page.goto(link)
+    expect(page.get_by_text("This link has expired or was already used")).to_be_visible()

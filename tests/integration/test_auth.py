@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
@@ -294,3 +296,97 @@ def test_deleting_the_account_needs_its_password(app, signed_in, user, password)
     assert expected in response.text
     assert _account_rows(app, user.id)["customers"] == 1
     assert signed_in.get("/").status_code == 200
+
+
+def _ask_for_reset(client, email: str = "owner@example.com", **kwargs):
+    """Post the forgot-password form and close the answer, as a server does once it is sent
+    (the e-mail goes out then)."""
+    response = client.post("/forgot-password", data={"email": email}, **kwargs)
+    response.close()
+    return response
+
+
+def _reset_link(sent) -> str:
+    [(_, to, subject, body)] = [m for m in sent if m[0] == "message"]
+    assert to == "owner@example.com" and subject == "Reset your Loyalty Guardian password"
+    [link] = re.findall(r"http://localhost(/reset-password/\S+)", body)
+    return link
+
+
+SAME_ANSWER = "If an account uses owner@example.com, we have e-mailed it a link"
+
+
+@pytest.mark.parametrize("headers", [{}, {"HX-Request": "true"}])
+def test_a_forgotten_password_is_reset_through_an_emailed_link(make_app, user, smtp_sent, headers):
+    app = make_app(SMTP_HOST="smtp.example.org")
+    other_browser = app.test_client()
+    other_browser.post(
+        "/login", data={"email": "owner@example.com", "password": factories.DEFAULT_PASSWORD}
+    )
+    client = app.test_client()
+    assert "Forgot your password?" in client.get("/login").text
+    asked = _ask_for_reset(client, "Owner@Example.com ", headers=headers)
+    assert asked.status_code == 200 and SAME_ANSWER in asked.text
+    link = _reset_link(smtp_sent)
+
+    form = client.get(link)
+    assert form.status_code == 200 and "Choose a new password" in form.text
+    done = client.post(
+        link, data={"new_password": "a brand new secret", "confirm": "a brand new secret"}
+    )
+    assert done.status_code == 303 and done.headers["Location"] == "/"
+    assert "Your password was changed" in client.get("/").text  # and you are signed in
+    assert other_browser.get("/").status_code == 303  # every other browser is signed out
+
+    fresh = app.test_client()
+    old = {"email": "owner@example.com", "password": factories.DEFAULT_PASSWORD}
+    assert fresh.post("/login", data=old).status_code == 422
+    new = {"email": "owner@example.com", "password": "a brand new secret"}
+    assert fresh.post("/login", data=new).status_code == 303
+
+    used = fresh.get(link)  # a link works once: the password it was made for is gone
+    assert used.status_code == 404 and "expired or was already used" in used.text
+
+
+def test_the_reset_answer_does_not_tell_which_addresses_have_accounts(make_app, smtp_sent):
+    app = make_app(SMTP_HOST="smtp.example.org")
+    asked = _ask_for_reset(app.test_client())
+    assert asked.status_code == 200 and SAME_ANSWER in asked.text
+    assert not [m for m in smtp_sent if m[0] == "message"]
+
+
+def test_a_reset_link_expires_and_a_forged_one_never_works(make_app, user, smtp_sent, monkeypatch):
+    app = make_app(SMTP_HOST="smtp.example.org")
+    client = app.test_client()
+    _ask_for_reset(client)
+    link = _reset_link(smtp_sent)
+    monkeypatch.setattr("loyalty.services.accounts.RESET_LINK_SECONDS", -1)
+    posted = client.post(link, data={"new_password": "abcdefghij", "confirm": "abcdefghij"})
+    assert posted.status_code == 303 and posted.headers["Location"] == link
+    expired = client.get(link)
+    assert expired.status_code == 404 and "expired or was already used" in expired.text
+    assert "/forgot-password" in expired.text
+    forged = client.get(link[:-4] + "abcd")
+    assert forged.status_code == 404
+    old = {"email": "owner@example.com", "password": factories.DEFAULT_PASSWORD}
+    assert client.post("/login", data=old).status_code == 303
+
+
+def test_the_new_password_is_checked_like_at_sign_up(make_app, user, smtp_sent):
+    app = make_app(SMTP_HOST="smtp.example.org")
+    client = app.test_client()
+    _ask_for_reset(client)
+    link = _reset_link(smtp_sent)
+    response = client.post(
+        link, data={"new_password": "short", "confirm": "other"}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 422 and "<html" not in response.text
+    assert "Use at least 8 characters." in response.text
+    assert "The two passwords differ." in response.text
+
+
+def test_without_smtp_the_reset_link_goes_to_the_log_outside_production(make_app, user, caplog):
+    app = make_app()
+    with caplog.at_level("WARNING", logger="loyalty.services.mail"):
+        _ask_for_reset(app.test_client())
+    assert re.search(r"http://localhost/reset-password/\S+", caplog.text)

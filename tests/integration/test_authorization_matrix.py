@@ -30,6 +30,8 @@ PUBLIC = {
     "health.readyz",
     "auth.login",
     "auth.signup",
+    "auth.forgot_password",
+    "auth.reset_password",
     "public.answer",
     "public.embedded",
     "api.openapi_document",

@@ -449,29 +449,8 @@ def test_another_accounts_surveys_and_links_are_out_of_reach(app, signed_in, use
     assert "t@example.org" not in signed_in.get("/surveys/outbox").text
 
 
-def test_smtp_delivers_the_same_messages_when_configured(make_app, user, monkeypatch):
-    sent = []
-
-    class FakeSMTP:
-        def __init__(self, host, port, timeout):
-            sent.append(("connect", host, port))
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def starttls(self):
-            sent.append(("starttls",))
-
-        def login(self, username, password):
-            sent.append(("login", username))
-
-        def send_message(self, message):
-            sent.append(("message", message["To"], message["Subject"], message.get_content()))
-
-    monkeypatch.setattr("loyalty.services.mail.smtplib.SMTP", FakeSMTP)
+def test_smtp_delivers_the_same_messages_when_configured(make_app, user, smtp_sent):
+    sent = smtp_sent
     app = make_app(SMTP_HOST="smtp.example.org", SMTP_USERNAME="mailer", SMTP_PASSWORD="pw")
     client = app.test_client()
     client.post(
