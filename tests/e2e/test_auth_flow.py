@@ -127,3 +127,14 @@ def test_a_forgotten_password_is_reset_through_its_link(page, caplog):
 
     page.goto(link)
     expect(page.get_by_text("This link has expired or was already used")).to_be_visible()
+
+
+def test_idle_progress_messages_are_hidden_until_their_request_runs(signed_up):
+    """A progress line shown by opacity alone was read out by screen readers at every visit
+    ("Deleting the account and all its data…") and made a second status region."""
+    page = signed_up
+    page.goto("/account")
+    expect(page.get_by_text("Deleting the account and all its data…")).to_be_hidden()
+    expect(page.get_by_role("status")).to_have_count(1)  # the toasts
+    page.goto("/customers/import")
+    expect(page.get_by_text("Uploading and reading the file…")).to_be_hidden()
