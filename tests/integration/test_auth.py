@@ -13,9 +13,11 @@ from loyalty.models import (
     ApiToken,
     Customer,
     CustomerSegment,
+    CustomerSegmentMembership,
     CustomerTag,
     EngagementEvent,
     FeedbackSurvey,
+    SurveyResponse,
     User,
     UserSession,
 )
@@ -228,6 +230,12 @@ def _account_rows(app, account_id) -> dict[str, int]:
             "surveys": session.scalar(
                 select(func.count()).where(FeedbackSurvey.user_id == account_id)
             ),
+            "memberships": session.scalar(
+                select(func.count()).where(CustomerSegmentMembership.customer_id.in_(customers))
+            ),
+            "answers": session.scalar(
+                select(func.count()).where(SurveyResponse.customer_id.in_(customers))
+            ),
             "tokens": session.scalar(select(func.count()).where(ApiToken.user_id == account_id)),
             "sessions": session.scalar(
                 select(func.count()).where(UserSession.user_id == account_id)
@@ -246,8 +254,22 @@ def _fill_account(app, owner) -> str:
                 user_id=owner.id, customer_id=customer.id, event_type="login", event_date=utcnow()
             )
         )
-        session.add(CustomerSegment(user_id=owner.id, name="Key accounts"))
-        session.add(FeedbackSurvey(user_id=owner.id, title="Pulse", kind="nps", question="?"))
+        segment = CustomerSegment(user_id=owner.id, name="Key accounts")
+        survey = FeedbackSurvey(user_id=owner.id, title="Pulse", kind="nps", question="?")
+        session.add_all([segment, survey])
+        session.flush()
+        session.add(
+            CustomerSegmentMembership(customer_id=customer.id, customer_segment_id=segment.id)
+        )
+        session.add(
+            SurveyResponse(
+                user_id=owner.id,
+                customer_id=customer.id,
+                feedback_survey_id=survey.id,
+                response={"kind": "nps", "score": 9},
+                submitted_at=utcnow(),
+            )
+        )
         _row, secret = tokens.create_token(session, owner.id, "crm")
         session.commit()
         return secret
@@ -261,6 +283,7 @@ def test_deleting_the_account_removes_all_its_data_and_signs_out(app, signed_in,
         db.session.commit()
     _fill_account(app, neighbour)
     before = _account_rows(app, neighbour.id)
+    assert before["events"] == before["memberships"] == before["answers"] == 1
 
     page = signed_in.get("/account").text
     assert "Delete account" in page and "1 customer" in page
