@@ -30,7 +30,7 @@ bp = Blueprint("auth", __name__)
 # Repeated failures from one address, or against one e-mail, are slowed to a stop.
 LOGIN_LIMIT = "10 per 5 minutes"
 SIGNUP_LIMIT = "20 per hour"
-RESET_LIMIT = "5 per hour"  # reset e-mails one address may ask for
+RESET_LIMIT = "5 per hour"  # reset e-mails asked for from one IP address
 
 
 def _failed(response: Response) -> bool:
