@@ -21,6 +21,7 @@ from loyalty.models import (
     CustomerSegmentMembership,
     CustomerTag,
     EngagementEvent,
+    RescoreQueueItem,
     SurveyResponse,
     User,
     UserSession,
@@ -145,6 +146,9 @@ def delete_account(session: Session, user: User) -> None:
             CustomerSegmentMembership.customer_segment_id.in_(segments)
         ),
         delete(Customer).where(Customer.user_id == account),
+        # The queue keeps no key to the account: left behind, its rows would send the
+        # rescore worker after an account that is gone.
+        delete(RescoreQueueItem).where(RescoreQueueItem.user_id == account),
         delete(User).where(User.id == account),
     ):
         session.execute(statement, execution_options={"synchronize_session": False})

@@ -17,11 +17,12 @@ from loyalty.models import (
     CustomerTag,
     EngagementEvent,
     FeedbackSurvey,
+    RescoreQueueItem,
     SurveyResponse,
     User,
     UserSession,
 )
-from loyalty.services import tokens
+from loyalty.services import rescore_queue, tokens
 from loyalty.types import utcnow
 from tests import factories
 
@@ -236,6 +237,9 @@ def _account_rows(app, account_id) -> dict[str, int]:
             "answers": session.scalar(
                 select(func.count()).where(SurveyResponse.customer_id.in_(customers))
             ),
+            "queued": session.scalar(
+                select(func.count()).where(RescoreQueueItem.user_id == account_id)
+            ),
             "tokens": session.scalar(select(func.count()).where(ApiToken.user_id == account_id)),
             "sessions": session.scalar(
                 select(func.count()).where(UserSession.user_id == account_id)
@@ -270,6 +274,7 @@ def _fill_account(app, owner) -> str:
                 submitted_at=utcnow(),
             )
         )
+        rescore_queue.enqueue(session, owner.id, [customer.id])
         _row, secret = tokens.create_token(session, owner.id, "crm")
         session.commit()
         return secret
@@ -283,7 +288,7 @@ def test_deleting_the_account_removes_all_its_data_and_signs_out(app, signed_in,
         db.session.commit()
     _fill_account(app, neighbour)
     before = _account_rows(app, neighbour.id)
-    assert before["events"] == before["memberships"] == before["answers"] == 1
+    assert before["events"] == before["memberships"] == before["answers"] == before["queued"] == 1
 
     page = signed_in.get("/account").text
     assert "Delete account" in page and "1 customer" in page
