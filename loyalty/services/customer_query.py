@@ -15,7 +15,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Select, and_, exists, false, func, literal_column, or_, select, tuple_
+from sqlalchemy import (
+    Select,
+    and_,
+    exists,
+    false,
+    func,
+    literal_column,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session, raiseload
 
 from loyalty.domain.bands import band_bounds
@@ -166,7 +175,8 @@ def filtered(statement: Select, filters: CustomerFilters) -> Select:
     return statement.where(*conditions) if conditions else statement
 
 
-def _encode_cursor(customer: Customer, sort: str) -> str:
+def encode_cursor(customer: Customer, sort: str) -> str:
+    """Where a page ends (or starts), for the next (or previous) page to go on from."""
     value = getattr(customer, SORTABLE[sort].key)
     if isinstance(value, datetime):
         value = value.isoformat()
@@ -198,20 +208,24 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[object, uuid.UUID] | None:
     return value, ident
 
 
-def _beyond(sort: str, ascending: bool, value: object, ident: uuid.UUID):
-    """Rows that come after (value, ident) in this order (NULLs last ascending, first descending).
+def _beyond(sort: str, ascending: bool, value: object, ident: uuid.UUID) -> tuple:
+    """Rows that come after (value, ident) in this order (NULLs last ascending, first
+    descending), as conditions each read in order from the (user_id, column, id) index:
+    the page is filled from the first, then from the next where the first runs out.
 
-    That NULL placement is PostgreSQL's own for an index read forwards or backwards, so
-    the (user_id, column, id) indexes serve every page, and SQLite is told to do the same.
+    That NULL placement is PostgreSQL's own for an index read forwards or backwards, and
+    SQLite is told to do the same. One condition with an OR for the NULLs would not bound
+    the index scan: PostgreSQL would read the account from its first row to the cursor.
     """
     column = SORTABLE[sort]
     if value is None:
         if ascending:
-            return and_(column.is_(None), Customer.id > ident)
-        return or_(column.is_not(None), and_(column.is_(None), Customer.id < ident))
+            return (and_(column.is_(None), Customer.id > ident),)
+        return (and_(column.is_(None), Customer.id < ident), column.is_not(None))
     if ascending:
-        return or_(tuple_(column, Customer.id) > tuple_(value, ident), column.is_(None))
-    return tuple_(column, Customer.id) < tuple_(value, ident)
+        after = tuple_(column, Customer.id) > tuple_(value, ident)
+        return (after, column.is_(None)) if column.nullable else (after,)
+    return (tuple_(column, Customer.id) < tuple_(value, ident),)
 
 
 def ordered(statement: Select, sort: str, ascending: bool) -> Select:
@@ -247,15 +261,19 @@ def customer_page(session: Session, query: CustomerQuery, whole: bool = False) -
     statement = filtered(shown, query.filters)
 
     backwards = bool(query.before) and not query.after
-    cursor = _decode_cursor(query.before if backwards else query.after, sort)
+    parts: tuple = (None,)  # a first page: from the start of the order
     if query.after or query.before:
-        if cursor is None:
-            statement = statement.where(false())
-        else:
-            # Going back: walk the opposite order from the cursor, then flip the page.
-            statement = statement.where(_beyond(sort, ascending != backwards, *cursor))
-    statement = ordered(statement, sort, ascending != backwards).limit(query.page_size + 1)
-    found = session.execute(statement).all()
+        cursor = _decode_cursor(query.before if backwards else query.after, sort)
+        # Going back: walk the opposite order from the cursor, then flip the page.
+        parts = (false(),) if cursor is None else _beyond(sort, ascending != backwards, *cursor)
+    found: list = []
+    for part in parts:  # a second statement only where a page crosses the NULLs
+        wanted = query.page_size + 1 - len(found)
+        within = statement if part is None else statement.where(part)
+        page = ordered(within, sort, ascending != backwards).limit(wanted)
+        found += session.execute(page).all()
+        if len(found) > query.page_size:
+            break
 
     has_more = len(found) > query.page_size
     found = found[: query.page_size]
@@ -279,8 +297,8 @@ def customer_page(session: Session, query: CustomerQuery, whole: bool = False) -
     return CustomerPage(
         customers=rows,
         tags=tags,
-        next_cursor="" if at_end or not rows else _encode_cursor(rows[-1], sort),
-        previous_cursor="" if at_start or not rows else _encode_cursor(rows[0], sort),
+        next_cursor="" if at_end or not rows else encode_cursor(rows[-1], sort),
+        previous_cursor="" if at_start or not rows else encode_cursor(rows[0], sort),
         total=total,
         total_capped=capped,
     )
