@@ -58,12 +58,23 @@ def worker_pids(master: int) -> list[int]:
     return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
 
-def peak_rss_mb(pid: int) -> float:
-    """The most memory a process has held so far (VmHWM), in MB."""
+def _status_mb(pid: int, field: str) -> float:
+    """One memory figure of /proc/PID/status (VmRSS, VmHWM...), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The most memory a process has held so far (VmHWM), in MB."""
+    return _status_mb(pid, "VmHWM")
+
+
+def reset_peak_rss(pid: int) -> float:
+    """Start counting a process's peak memory afresh (Linux clear_refs); returns its RSS."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+    return _status_mb(pid, "VmRSS")
 
 
 def signed_in(base: str, email: str, password: str) -> requests.Session:
