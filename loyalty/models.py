@@ -112,9 +112,9 @@ class ApiToken(AccountOwned, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-# Indexes the models do not describe: migration 0005 makes the trigram index of customer
-# search on PostgreSQL only (see services/customer_query.SEARCH_TEXT).
-DATABASE_ONLY_INDEXES = frozenset({"ix_customers_search"})
+# Indexes the models do not describe: migration 0015 makes the trigram index of customer
+# search on PostgreSQL only.
+DATABASE_ONLY_INDEXES = frozenset({"ix_customer_search_text"})
 
 
 class Customer(AccountOwned, Timestamps, Base):
@@ -149,6 +149,20 @@ class Customer(AccountOwned, Timestamps, Base):
     tags: Mapped[list[CustomerTag]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="CustomerTag.tag"
     )
+
+
+class CustomerSearch(AccountOwned, Base):
+    """What the table's free-text filter searches: a customer's name, e-mail and external id
+    in one lower-cased text. The database writes it (triggers, migration 0015) when one of
+    them changes, so a score written never touches the search index."""
+
+    __tablename__ = "customer_search"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    # The customer's account, which leads the search index; no foreign key of its own (the
+    # customer's rows go with it, by trigger).
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    search_text: Mapped[str] = mapped_column(Text)
 
 
 class CustomerTag(AccountOwned, Base):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from loyalty.models import (
     Customer,
+    CustomerSearch,
     CustomerSegment,
     CustomerSegmentMembership,
     CustomerTag,
@@ -142,6 +143,7 @@ def delete_account(session: Session, user: User) -> None:
         delete(EngagementEvent).where(EngagementEvent.user_id == account),
         delete(SurveyResponse).where(SurveyResponse.user_id == account),
         delete(CustomerTag).where(CustomerTag.user_id == account),
+        delete(CustomerSearch).where(CustomerSearch.user_id == account),
         delete(CustomerSegmentMembership).where(
             CustomerSegmentMembership.customer_segment_id.in_(segments)
         ),

@@ -194,7 +194,7 @@ def apply_staged(
         connection.execute(text(_PG_TAGS_ADD), {"account": account_id})
     connection.execute(text("TRUNCATE customer_import_stage"))
     if created >= BIG_IMPORT:
-        connection.execute(text("ANALYZE customers, customer_tags"))
+        connection.execute(text("ANALYZE customers, customer_tags, customer_search"))
     session.expire_all()
     return ImportCounts(
         created=created, updated=updated, unchanged=staged - created - updated, rescore_ids=moved

@@ -21,7 +21,6 @@ from sqlalchemy import (
     exists,
     false,
     func,
-    literal_column,
     select,
     tuple_,
 )
@@ -31,6 +30,7 @@ from loyalty.domain.bands import band_bounds
 from loyalty.domain.importing import text_problem
 from loyalty.models import (
     Customer,
+    CustomerSearch,
     CustomerSegmentMembership,
     CustomerTag,
     ScoreCount,
@@ -57,13 +57,6 @@ COUNT_CAP = 10_000
 STREAM_BATCH = 2000  # rows fetched at a time when every match is read (exports)
 
 Direction = Literal["asc", "desc"]
-
-# What the free-text filter searches: name, e-mail and external id in one lower-cased text,
-# so PostgreSQL's trigram index on exactly this expression (migration 0005) can serve it.
-_SPACE = literal_column("' '")
-SEARCH_TEXT = func.lower(
-    Customer.name + _SPACE + Customer.email + _SPACE + Customer.external_customer_id
-)
 
 
 @dataclass(frozen=True)
@@ -145,7 +138,10 @@ def filtered(statement: Select, filters: CustomerFilters) -> Select:
     text = filters.text.strip().lower()
     if text:
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(SEARCH_TEXT.like(pattern, escape="\\"))
+        found = select(CustomerSearch.customer_id).where(
+            CustomerSearch.search_text.like(pattern, escape="\\")
+        )
+        conditions.append(Customer.id.in_(found))
     if filters.band:
         low, high = band_bounds(filters.band)
         conditions.append(Customer.churn_risk_score >= low)

@@ -555,8 +555,8 @@ def refresh_statistics(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(
             text(
-                "ANALYZE customers, customer_tags, engagement_history, survey_responses, "
-                "customer_segment_memberships"
+                "ANALYZE customers, customer_search, customer_tags, engagement_history, "
+                "survey_responses, customer_segment_memberships"
             )
         )
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from loyalty.extensions import db
-from loyalty.models import Customer, CustomerTag, EngagementEvent, ImportUpload
+from loyalty.models import Customer, CustomerSearch, CustomerTag, EngagementEvent, ImportUpload
 from loyalty.services.scoring import rescore
 from loyalty.types import utcnow
 from tests import factories
@@ -156,6 +156,43 @@ def test_reimport_updates_instead_of_duplicating(app, signed_in, user):
     with app.app_context():
         names = sorted(db.session.scalars(select(Customer.name)))
     assert names == ["Ada Lovelace", "Alan Turing"]
+
+
+def test_search_follows_imports_edits_and_deletes_within_the_account(app, signed_in, user):
+    """The search text lives beside the customer (customer_search, kept by the database):
+    whatever writes a customer, the table's search finds it by what it is called now."""
+
+    def found(text: str) -> list[str]:
+        html = signed_in.get(f"/customers?q={text}").text
+        return re.findall(r'href="/customers/[0-9a-f-]{36}">([^<]+)</a>', html)
+
+    with app.app_context():
+        factories.make_customer(db.session, user, external_customer_id="cus_1", name="Old Name")
+        stranger = factories.make_user(db.session, "stranger@example.com")
+        factories.make_customer(db.session, stranger, name="Ada Lovelace", email="ada@x.org")
+        db.session.commit()
+    assert found("old name") == ["Old Name"]
+    url = review_url(upload(signed_in, GOOD_CSV))  # renames cus_1, adds cus_2
+    signed_in.post(url, data={**mapping_form(signed_in.get(url).text), "mode": "all"})
+    assert found("old name") == []
+    assert found("lovelace") == ["Ada Lovelace"]  # ours only, not the stranger's
+    assert found("CUS_2") == ["Alan Turing"]  # by external id
+    with app.app_context():
+        ada = db.session.scalar(select(Customer).where(Customer.external_customer_id == "cus_1"))
+        ada_id, version = ada.id, str(ada.version)
+        rescore(db.session, user.id)  # a score written leaves the search text as it was
+        db.session.commit()
+    assert found("ada@example") == ["Ada Lovelace"]
+    edit = {"email": "countess@example.com", "external_customer_id": "cus_1", "version": version}
+    edit |= {"name": "Countess Ada", "signup_date": "2026-01-05"}
+    assert signed_in.post(f"/customers/{ada_id}/edit", data=edit).status_code == 303
+    assert found("countess@") == ["Countess Ada"]
+    assert found("ada@example") == []
+    assert signed_in.post(f"/customers/{ada_id}/delete").status_code in (200, 303)
+    assert found("countess") == []
+    with app.app_context():  # one search text per customer, none left behind
+        texts = db.session.scalar(select(func.count()).select_from(CustomerSearch))
+        assert texts == db.session.scalar(select(func.count()).select_from(Customer)) == 2
 
 
 def test_one_bad_row_writes_nothing_by_default(app, signed_in):
