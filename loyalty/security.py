@@ -54,7 +54,10 @@ def _load_signed_in_user(token: str):
     user_session = accounts.find_browser_session(db.session, token)
     if user_session is None:
         return None
-    accounts.touch(user_session)
+    if accounts.touch(user_session):
+        # Saved now, in a transaction of its own: a read-only page ends by rolling back, and
+        # until then the row's lock would hold up every other request of this browser.
+        db.session.commit()
     user = user_session.user
     user.browser_token = token
     return user

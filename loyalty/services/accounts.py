@@ -190,8 +190,11 @@ def find_account(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == normalize_email(email)))
 
 
-def touch(user_session: UserSession) -> None:
-    """Note that the browser was seen (at most once a minute, to spare writes)."""
+def touch(user_session: UserSession) -> bool:
+    """Note that the browser was seen (at most once a minute, to spare writes); True when
+    that changed the row, for the caller to save."""
     now = utcnow()
-    if (now - user_session.last_seen_at).total_seconds() > 60:
-        user_session.last_seen_at = now
+    if (now - user_session.last_seen_at).total_seconds() <= 60:
+        return False
+    user_session.last_seen_at = now
+    return True

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from loyalty.extensions import db
 from loyalty.models import (
@@ -208,6 +209,20 @@ def test_each_login_records_one_browser_session(app, client, auth, user):
         sessions = db.session.scalars(select(UserSession)).all()
     assert len(sessions) == 1
     assert sessions[0].user_id == user.id
+
+
+def test_a_page_view_notes_when_the_browser_was_last_seen(app, signed_in, user):
+    """At most once a minute, and kept: it is saved at once rather than with the request,
+    whose end a read-only page reaches by rolling back (a row lock held until then made
+    the browser's other requests wait for this one)."""
+    long_ago = utcnow() - timedelta(minutes=5)
+    with app.app_context():
+        db.session.execute(update(UserSession).values(last_seen_at=long_ago))
+        db.session.commit()
+    assert signed_in.get("/customers").status_code == 200
+    with app.app_context():
+        seen = db.session.scalar(select(UserSession.last_seen_at))
+    assert utcnow() - seen < timedelta(seconds=30)
 
 
 def _account_rows(app, account_id) -> dict[str, int]:
