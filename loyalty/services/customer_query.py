@@ -135,13 +135,8 @@ class CustomerPage:
 def filtered(statement: Select, filters: CustomerFilters) -> Select:
     """Add the filters to a select over Customer (account scoping is added by the session)."""
     conditions = []
-    text = filters.text.strip().lower()
-    if text:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        found = select(CustomerSearch.customer_id).where(
-            CustomerSearch.search_text.like(pattern, escape="\\")
-        )
-        conditions.append(Customer.id.in_(found))
+    if filters.text.strip():
+        conditions.append(Customer.id.in_(_text_matches(filters.text)))
     if filters.band:
         low, high = band_bounds(filters.band)
         conditions.append(Customer.churn_risk_score >= low)
@@ -232,9 +227,23 @@ def ordered(statement: Select, sort: str, ascending: bool) -> Select:
     return statement.order_by(column.desc().nulls_first(), Customer.id.desc())
 
 
+def _text_matches(text: str) -> Select:
+    """The ids of the customers whose name, e-mail or external id contains `text`."""
+    text = text.strip().lower()
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return select(CustomerSearch.customer_id).where(
+        CustomerSearch.search_text.like(pattern, escape="\\")
+    )
+
+
 def count_matches(session: Session, filters: CustomerFilters, cap: int = COUNT_CAP) -> int:
     """How many customers match, counting no further than `cap` + 1."""
-    limited = filtered(select(Customer.id), filters).limit(cap + 1).subquery()
+    if filters == CustomerFilters(text=filters.text):
+        # A search alone counts in the search table (it holds a row per customer, kept by
+        # triggers), without looking each match up in customers.
+        limited = _text_matches(filters.text).limit(cap + 1).subquery()
+    else:
+        limited = filtered(select(Customer.id), filters).limit(cap + 1).subquery()
     return session.scalar(select(func.count()).select_from(limited)) or 0
 
 

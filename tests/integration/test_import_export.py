@@ -164,7 +164,10 @@ def test_search_follows_imports_edits_and_deletes_within_the_account(app, signed
 
     def found(text: str) -> list[str]:
         html = signed_in.get(f"/customers?q={text}").text
-        return re.findall(r'href="/customers/[0-9a-f-]{36}">([^<]+)</a>', html)
+        names = re.findall(r'href="/customers/[0-9a-f-]{36}">([^<]+)</a>', html)
+        count = re.search(r'id="match-count"[^>]*>\s*(\d+) customers? match', html)
+        assert count and int(count[1]) == len(names), "the count says what the rows show"
+        return names
 
     with app.app_context():
         factories.make_customer(db.session, user, external_customer_id="cus_1", name="Old Name")
