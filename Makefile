@@ -61,7 +61,7 @@ format: install
 bench: install ## Benchmark on PostgreSQL (QUICK=1 for a small smoke run)
 	@# wrk (Debian's package) drives 16 concurrent clients against gunicorn.
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || \
 	  echo "wrk is missing: the throughput figures are skipped (sudo apt-get install -y wrk)"
 	$(BIN)/python -m bench $(if $(QUICK),--quick)
 
