@@ -39,6 +39,7 @@ def test_sort_filter_reload_and_back_button(signed_up):
     page.get_by_label("Search").fill("ali")
     expect(page).to_have_url(re.compile(r"q=ali"))
     expect(table_names(page)).to_have_text(["Alice"])
+    expect(page.locator("#match-count")).to_have_text("1 customer matches")
     # The address bar holds the view (descending is the default), not every empty field of
     # the filter form.
     expect(page).to_have_url(re.compile(r"/customers\?q=ali&sort=name$"))
