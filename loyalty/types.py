@@ -6,7 +6,7 @@ import secrets
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -110,6 +110,47 @@ def _comma_list_postgresql(element, compiler, **kw):
 @compiles(comma_list)
 def _comma_list_sqlite(element, compiler, **kw):
     return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
+class id_list(FunctionElement):  # noqa: N801
+    """An id column's values as one text, in no set order, for `among_ids` to read back: an
+    array literal on PostgreSQL, a JSON array on SQLite."""
+
+    type = String()
+    inherit_cache = True
+    name = "id_list"
+
+
+@compiles(id_list, "postgresql")
+def _id_list_postgresql(element, compiler, **kw):
+    return f"CAST(array_agg({compiler.process(element.clauses, **kw)}) AS TEXT)"
+
+
+@compiles(id_list)
+def _id_list_sqlite(element, compiler, **kw):
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+
+
+class among_ids(FunctionElement):  # noqa: N801
+    """`among_ids(column, listed)`: true where the column holds one of the ids in `listed`,
+    a text `id_list` made; each id is found by the column's index."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "among_ids"
+
+
+@compiles(among_ids, "postgresql")
+def _among_ids_postgresql(element, compiler, **kw):
+    column, listed = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"{column} = ANY(CAST({listed} AS UUID[]))"
+
+
+@compiles(among_ids)
+def _among_ids_sqlite(element, compiler, **kw):
+    column, listed = (compiler.process(clause, **kw) for clause in element.clauses)
+    # Both parts are compiled clauses (a column, a bound parameter), not text from outside.
+    return f"{column} IN (SELECT value FROM json_each({listed}))"  # noqa: S608
 
 
 class iso_timestamp(FunctionElement):  # noqa: N801

@@ -16,8 +16,10 @@ from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import (
+    ColumnElement,
     Select,
     and_,
+    case,
     exists,
     false,
     func,
@@ -36,7 +38,7 @@ from loyalty.models import (
     ScoreCount,
     SegmentCount,
 )
-from loyalty.types import comma_list
+from loyalty.types import among_ids, comma_list, id_list
 
 # Column name in URLs -> the column it sorts by.
 SORTABLE = {
@@ -54,6 +56,9 @@ DEFAULT_PAGE_SIZE = 50
 # Counting every match of a broad filter over 100,000 rows costs more than it tells:
 # beyond this many the page says "more than 10,000".
 COUNT_CAP = 10_000
+# A search that matches no more than this many customers is looked up once per page: its
+# count brings their ids, and the page finds them in customers by primary key.
+LISTED_MATCHES = 1000
 STREAM_BATCH = 2000  # rows fetched at a time when every match is read (exports)
 
 Direction = Literal["asc", "desc"]
@@ -132,10 +137,18 @@ class CustomerPage:
     total_capped: bool
 
 
-def filtered(statement: Select, filters: CustomerFilters) -> Select:
-    """Add the filters to a select over Customer (account scoping is added by the session)."""
+def filtered(
+    statement: Select, filters: CustomerFilters, matched: ColumnElement[bool] | None = None
+) -> Select:
+    """Add the filters to a select over Customer (account scoping is added by the session).
+
+    `matched`, where given, stands in for the free-text search: the customers it was found
+    to match (see `search_matches`).
+    """
     conditions = []
-    if filters.text.strip():
+    if matched is not None:
+        conditions.append(matched)
+    elif filters.text.strip():
         conditions.append(Customer.id.in_(_text_matches(filters.text)))
     if filters.band:
         low, high = band_bounds(filters.band)
@@ -238,13 +251,26 @@ def _text_matches(text: str) -> Select:
 
 def count_matches(session: Session, filters: CustomerFilters, cap: int = COUNT_CAP) -> int:
     """How many customers match, counting no further than `cap` + 1."""
-    if filters == CustomerFilters(text=filters.text):
-        # A search alone counts in the search table (it holds a row per customer, kept by
-        # triggers), without looking each match up in customers.
-        limited = _text_matches(filters.text).limit(cap + 1).subquery()
-    else:
-        limited = filtered(select(Customer.id), filters).limit(cap + 1).subquery()
+    limited = filtered(select(Customer.id), filters).limit(cap + 1).subquery()
     return session.scalar(select(func.count()).select_from(limited)) or 0
+
+
+def search_matches(session: Session, text: str, cap: int = COUNT_CAP) -> tuple[int, str | None]:
+    """How many customers a search matches, counting no further than `cap` + 1, and, when
+    there are no more than LISTED_MATCHES, their ids as one `id_list` text ("" for none;
+    None when there are more).
+
+    It counts in the search table (a row per customer, kept by triggers), without looking
+    each match up in customers. The ids stay text: turning hundreds into UUIDs and back
+    cost more than the search they spare.
+    """
+    limited = _text_matches(text).limit(cap + 1).subquery()
+    count = func.count()
+    ids = case((count <= LISTED_MATCHES, id_list(limited.c.customer_id)))
+    total, listed = session.execute(select(count, ids).select_from(limited)).one()
+    if total > LISTED_MATCHES:
+        return total, None
+    return total, listed if total else ""
 
 
 def account_customer_count(session: Session) -> int:
@@ -256,6 +282,8 @@ def customer_page(session: Session, query: CustomerQuery, whole: bool = False) -
     """One page of the list, found by keyset (fast at any depth), with a capped count.
 
     Its customers are rows of TABLE_COLUMNS, or whole Customer objects when `whole`.
+    A search alone is counted first, and where it matches few enough, the page looks its
+    matches up by id instead of searching again.
     """
     sort = query.sort if query.sort in SORTABLE else DEFAULT_SORT
     ascending = query.direction == "asc"
@@ -263,7 +291,21 @@ def customer_page(session: Session, query: CustomerQuery, whole: bool = False) -
         shown = select(Customer, _tag_names()).options(raiseload(Customer.tags))
     else:
         shown = select(*TABLE_COLUMNS, _tag_names())
-    statement = filtered(shown, query.filters)
+    # The whole account and a whole segment have exact sizes the database keeps.
+    listed = None
+    if not query.filters.active:
+        total, capped = account_customer_count(session), False
+    elif not query.filters.narrowed:
+        counts = session.get(SegmentCount, query.filters.segment_id)
+        total, capped = (counts.members if counts else 0), False
+    elif query.filters == CustomerFilters(text=query.filters.text):
+        total, listed = search_matches(session, query.filters.text)
+        total, capped = min(total, COUNT_CAP), total > COUNT_CAP
+    else:
+        total = count_matches(session, query.filters)
+        total, capped = min(total, COUNT_CAP), total > COUNT_CAP
+    matched = None if listed is None else among_ids(Customer.id, listed)
+    statement = filtered(shown, query.filters, matched)
 
     backwards = bool(query.before) and not query.after
     parts: tuple = (None,)  # a first page: from the start of the order
@@ -272,7 +314,8 @@ def customer_page(session: Session, query: CustomerQuery, whole: bool = False) -
         # Going back: walk the opposite order from the cursor, then flip the page.
         parts = (false(),) if cursor is None else _beyond(sort, ascending != backwards, *cursor)
     found: list = []
-    for part in parts:  # a second statement only where a page crosses the NULLs
+    # A search that matches no one has no page to look for.
+    for part in () if listed == "" else parts:  # a second statement only across NULLs
         wanted = query.page_size + 1 - len(found)
         within = statement if part is None else statement.where(part)
         page = ordered(within, sort, ascending != backwards).limit(wanted)
@@ -289,16 +332,6 @@ def customer_page(session: Session, query: CustomerQuery, whole: bool = False) -
     tags = {row.id: _tag_list(n) for row, n in zip(rows, names, strict=True)}
     at_start = not (query.after or query.before) or (backwards and not has_more)
     at_end = not has_more and not backwards
-
-    # The whole account and a whole segment have exact sizes the database keeps.
-    if not query.filters.active:
-        total, capped = account_customer_count(session), False
-    elif not query.filters.narrowed:
-        counts = session.get(SegmentCount, query.filters.segment_id)
-        total, capped = (counts.members if counts else 0), False
-    else:
-        total = count_matches(session, query.filters)
-        total, capped = min(total, COUNT_CAP), total > COUNT_CAP
     return CustomerPage(
         customers=rows,
         tags=tags,

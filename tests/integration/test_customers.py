@@ -346,6 +346,61 @@ def test_pages_cross_from_scored_to_unscored_customers_both_ways(app, signed_in,
     assert names_in(signed_in.get(back.group(1).replace("&amp;", "&")).text) == expected[:25]
 
 
+@pytest.mark.parametrize("listed", [1000, 5], ids=["ids-listed", "too-many-to-list"])
+def test_a_search_pages_alike_whether_its_matches_are_listed_or_searched_again(
+    app, signed_in, owner, monkeypatch, listed
+):
+    """A search that matches few is looked up once (its ids come with its count); one that
+    matches more searches again for each page. Both show the same pages and count."""
+    monkeypatch.setattr(customer_query, "LISTED_MATCHES", listed)
+    add_customers(
+        app,
+        owner,
+        [
+            {"name": f"Mia {n:02d}", "churn_risk_score": None if n % 4 == 0 else float(n % 3)}
+            for n in range(30)
+        ]
+        + [{"name": f"Other {n}"} for n in range(5)],
+    )
+    with app.app_context():  # another account's Mia is not ours to find
+        factories.make_customer(db.session, factories.make_user(db.session), name="Mia Theirs")
+        db.session.commit()
+    searches = []
+
+    def note_search(_conn, _cursor, statement, *_args):
+        searches.append("customer_search" in statement)
+
+    engine = app.extensions["db"].engine
+    for direction in ("asc", "desc"):
+        url, seen, pages = f"/customers?q=mia&sort=risk&dir={direction}&size=25", [], []
+        while url:
+            searches.clear()
+            event.listen(engine, "before_cursor_execute", note_search)
+            try:
+                html = signed_in.get(url).text
+            finally:
+                event.remove(engine, "before_cursor_execute", note_search)
+            assert re.search(r'id="match-count"[^>]*>\s*30 customers match', html)
+            # Listed: the count is the one statement that searches.
+            assert searches.count(True) == (1 if listed == 1000 else 2)
+            pages.append(names_in(html))
+            seen += pages[-1]
+            found = re.search(r'href="([^"]+)"[^>]*rel="next"', html)
+            url = found.group(1).replace("&amp;", "&") if found else None
+        assert sorted(seen) == [f"Mia {n:02d}" for n in range(30)]
+        assert [len(page) for page in pages] == [25, 5]
+        previous = re.search(r'href="([^"]+)"[^>]*rel="prev"', html).group(1)
+        assert names_in(signed_in.get(previous.replace("&amp;", "&")).text) == pages[0]
+    searches.clear()
+    event.listen(engine, "before_cursor_execute", note_search)
+    try:
+        html = signed_in.get("/customers?q=nobody").text
+    finally:
+        event.remove(engine, "before_cursor_execute", note_search)
+    assert "No customers match" in html
+    assert searches.count(True) == 1  # nothing matched, so no page is looked for
+
+
 def test_a_forged_cursor_shows_an_empty_page_not_an_error(app, signed_in, owner):
     add_customers(app, owner, [{"name": "Cursor"}])
     response = signed_in.get("/customers?after=not-a-cursor")
