@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Uuid
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
@@ -133,7 +134,8 @@ def _id_list_sqlite(element, compiler, **kw):
 
 class among_ids(FunctionElement):  # noqa: N801
     """`among_ids(column, listed)`: true where the column holds one of the ids in `listed`,
-    a text `id_list` made; each id is found by the column's index."""
+    a text `id_list` made or a parameter of type `IdList`; each id is found by the column's
+    index."""
 
     type = Boolean()
     inherit_cache = True
@@ -151,6 +153,25 @@ def _among_ids_sqlite(element, compiler, **kw):
     column, listed = (compiler.process(clause, **kw) for clause in element.clauses)
     # Both parts are compiled clauses (a column, a bound parameter), not text from outside.
     return f"{column} IN (SELECT value FROM json_each({listed}))"  # noqa: S608
+
+
+class IdList(TypeDecorator):
+    """A list of UUIDs sent as one parameter, for `among_ids`: a uuid[] on PostgreSQL, JSON
+    text on SQLite. An `IN` list of a few thousand ids is as many parameters, each rendered,
+    sent and parsed on its own: that took a third of a 5,000-customer rescore."""
+
+    impl = String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(ARRAY(Uuid()))
+        return dialect.type_descriptor(String())
+
+    def process_bind_param(self, value, dialect):
+        if value is None or dialect.name == "postgresql":
+            return value
+        return json.dumps([ident.hex for ident in value])  # as SQLite stores a Uuid
 
 
 class iso_timestamp(FunctionElement):  # noqa: N801

@@ -17,7 +17,19 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, delete, exists, func, literal_column, or_, select, text, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from loyalty.domain import scoring
@@ -31,7 +43,7 @@ from loyalty.models import (
     User,
 )
 from loyalty.services.segment_criteria import refresh_automatic_segments
-from loyalty.types import greatest, iso_timestamp, json_object, least, utcnow
+from loyalty.types import IdList, among_ids, greatest, iso_timestamp, json_object, least, utcnow
 
 
 def _count_where(*conditions):
@@ -80,7 +92,7 @@ def _event_aggregates(account_id: uuid.UUID, now: datetime, customer_ids):
         .group_by(e.customer_id)
     )
     if customer_ids is not None:
-        statement = statement.where(e.customer_id.in_(customer_ids))
+        statement = statement.where(among_ids(e.customer_id, customer_ids))
     return statement
 
 
@@ -103,7 +115,7 @@ def _latest_answers(account_id: uuid.UUID, now: datetime, customer_ids):
         r.response["score"].as_string().is_not(None),
     )
     if customer_ids is not None:
-        ranked = ranked.where(r.customer_id.in_(customer_ids))
+        ranked = ranked.where(among_ids(r.customer_id, customer_ids))
     ranked = ranked.subquery()
     return select(ranked.c.customer_id, ranked.c.kind, ranked.c.score).where(ranked.c.rank == 1)
 
@@ -125,8 +137,10 @@ def logins_tracked(session: Session, account_id: uuid.UUID, now: datetime) -> bo
     return bool(session.scalar(select(_logins_tracked(account_id, now))))
 
 
-def _facts(account_id: uuid.UUID, now: datetime, customer_ids):
+def _facts(account_id: uuid.UUID, now: datetime, customer_ids: list[uuid.UUID] | None):
     """Each customer's scoring facts at `now`, one row per customer (a subquery)."""
+    if customer_ids is not None:  # one parameter, used by each part
+        customer_ids = bindparam("customer_ids", customer_ids, type_=IdList())
     c = Customer.__table__.alias("scored_customer")
     events = _event_aggregates(account_id, now, customer_ids).subquery("event_facts")
     latest = _latest_answers(account_id, now, customer_ids).subquery("latest_answer")
@@ -160,7 +174,7 @@ def _facts(account_id: uuid.UUID, now: datetime, customer_ids):
         .where(c.c.user_id == account_id)
     )
     if customer_ids is not None:
-        statement = statement.where(c.c.id.in_(customer_ids))
+        statement = statement.where(among_ids(c.c.id, customer_ids))
     return statement.subquery("facts")
 
 

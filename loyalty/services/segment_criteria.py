@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, func, not_, or_, select, true
+from sqlalchemy import and_, bindparam, delete, exists, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from loyalty.domain.criteria import (
@@ -30,7 +30,7 @@ from loyalty.models import (
 )
 from loyalty.services.customer_query import DEFAULT_DIRECTION, DEFAULT_SORT, ordered
 from loyalty.services.customers import add_matching_to_segment
-from loyalty.types import utcnow
+from loyalty.types import IdList, among_ids, utcnow
 
 PREVIEW_LIMIT = 10
 DELETE_BATCH = 5000
@@ -182,8 +182,10 @@ def refresh_segment(
     """Make an automatic segment's members exactly its matches (two set-based statements)."""
     criteria = parse_criteria(segment.criteria or {})
     condition = criteria_condition(criteria, account_id=segment.user_id)
-    ids = None if customer_ids is None else list(customer_ids)
-    scope = true() if ids is None else Customer.id.in_(ids)
+    ids = None
+    if customer_ids is not None:  # one parameter, however many customers
+        ids = bindparam("customer_ids", list(customer_ids), type_=IdList())
+    scope = true() if ids is None else among_ids(Customer.id, ids)
     member = CustomerSegmentMembership
     # Members minus matches (EXCEPT) is one set difference; the few stale ids are then deleted
     # by key. (A DELETE ... IN (EXCEPT) can be planned as a loop per member when statistics
@@ -192,7 +194,7 @@ def refresh_segment(
         select(member.customer_id)
         .where(
             member.customer_segment_id == segment.id,
-            *([member.customer_id.in_(ids)] if ids is not None else []),
+            *([among_ids(member.customer_id, ids)] if ids is not None else []),
         )
         .except_(select(Customer.id).where(Customer.user_id == segment.user_id, scope, condition))
     )

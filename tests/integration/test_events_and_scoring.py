@@ -16,6 +16,8 @@ from loyalty.domain.scoring import CustomerFacts, score_churn_risk
 from loyalty.extensions import db
 from loyalty.models import (
     Customer,
+    CustomerSegment,
+    CustomerSegmentMembership,
     EngagementEvent,
     FeedbackSurvey,
     ScoreSnapshot,
@@ -412,6 +414,53 @@ def test_set_based_scores_equal_the_per_customer_function(app, user):
                 cancellation_requests=count({"cancellation_request"}, 90),
             )
             assert computed[customers[name].id] == facts, name
+
+
+def test_rescoring_named_customers_writes_theirs_alone_and_their_segment_follows(app, user):
+    """Some customers (as the worker and the API rescore them) are sent as one list, however
+    many; the others keep what they had, in scores and in automatic segments."""
+    at_risk = {"match": "all", "rules": [{"field": "churn_risk", "op": "above", "value": 70}]}
+    with app.app_context():
+        session = db.session
+        named, others = [], []
+        for n in range(6):
+            customer = factories.make_customer(
+                session, user, name=f"C{n}", signup_date=factories.days_ago(200)
+            )
+            (named if n % 2 else others).append(customer.id)
+        segment = CustomerSegment(
+            user_id=user.id, name="At risk", criteria=at_risk, is_automatic=True
+        )
+        session.add(segment)
+        session.flush()
+        rescore(session, user.id)  # no history: every customer gets the same middling score
+        trouble = ("cancellation_request", "downgrade", "payment_failed", "payment_failed")
+        for customer_id in named + others:
+            session.add_all(
+                EngagementEvent(
+                    user_id=user.id,
+                    customer_id=customer_id,
+                    event_type=event_type,
+                    event_date=factories.days_ago(1),
+                    details={},
+                )
+                for event_type in trouble
+            )
+        session.flush()
+        before = dict(session.execute(select(Customer.id, Customer.churn_risk_score)).all())
+        assert rescore(session, user.id, customer_ids=named) == len(named)
+        session.commit()
+        after = dict(session.execute(select(Customer.id, Customer.churn_risk_score)).all())
+        members = set(
+            session.scalars(
+                select(CustomerSegmentMembership.customer_id).where(
+                    CustomerSegmentMembership.customer_segment_id == segment.id
+                )
+            )
+        )
+    assert all(after[c] > before[c] and after[c] > 70 for c in named)
+    assert all(after[c] == before[c] < 70 for c in others)
+    assert members == set(named)
 
 
 def test_rescore_command_recomputes_every_account_and_records_a_snapshot(app, runner, user):
