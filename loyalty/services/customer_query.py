@@ -298,11 +298,11 @@ def customer_page(session: Session, query: CustomerQuery, whole: bool = False) -
     elif not query.filters.narrowed:
         counts = session.get(SegmentCount, query.filters.segment_id)
         total, capped = (counts.members if counts else 0), False
-    elif query.filters == CustomerFilters(text=query.filters.text):
-        total, listed = search_matches(session, query.filters.text)
-        total, capped = min(total, COUNT_CAP), total > COUNT_CAP
     else:
-        total = count_matches(session, query.filters)
+        if query.filters == CustomerFilters(text=query.filters.text):
+            total, listed = search_matches(session, query.filters.text)
+        else:
+            total = count_matches(session, query.filters)
         total, capped = min(total, COUNT_CAP), total > COUNT_CAP
     matched = None if listed is None else among_ids(Customer.id, listed)
     statement = filtered(shown, query.filters, matched)
