@@ -105,6 +105,11 @@ def _customer() -> dict:
             "churnRiskScore": {"type": ["number", "null"], "minimum": 0, "maximum": 100},
             "riskBand": {"enum": [band for band, _low, _high in RISK_BANDS] + [None]},
             "churnRiskFactors": {"type": "array", "items": {"type": "object"}},
+            "churnRiskStartingScore": {
+                "type": ["integer", "null"],
+                "description": "What the factors' points add to (the sum stops at 0 and 100); "
+                "null before anything is known.",
+            },
             "churnScoredAt": nullable_time,
             "tags": {"type": "array", "items": {"type": "string"}},
             "version": {"type": "integer"},

@@ -30,6 +30,7 @@ CUSTOMER_READ_ONLY = frozenset(
         "userId",
         "churnRiskScore",
         "churnRiskFactors",
+        "churnRiskStartingScore",
         "churnScoredAt",
         "lastEngagementDate",
         "createdAt",

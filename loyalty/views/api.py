@@ -93,6 +93,9 @@ def customer_json(customer: Customer, tags: list[str] | None = None) -> dict:
         "churnRiskScore": customer.churn_risk_score,
         "riskBand": risk_band(customer.churn_risk_score),
         "churnRiskFactors": factors_to_json(risk) if risk else [],
+        # What the factors' points add to (null while nothing is known: the score is then the
+        # no-history one); the sum stops at 0 and 100.
+        "churnRiskStartingScore": risk.starting_score if risk else None,
         "churnScoredAt": iso(scored_as_of(customer, current_user)),
         "tags": tags if tags is not None else sorted(t.tag for t in customer.tags),
         "version": customer.version,

@@ -311,6 +311,25 @@ def test_events_of_a_customer(app, api):
     assert api.get(f"/api/events/{event_id}").status_code == 404
 
 
+def test_a_client_can_add_the_score_up_from_where_it_starts(app, api):
+    """The factors' points added to `churnRiskStartingScore` give the score; a customer with
+    nothing known yet has no starting score, only the no-history one."""
+    customer = api.post("/api/customers", json=CUSTOMER).json
+    assert customer["churnRiskStartingScore"] is None
+    assert customer["churnRiskScore"] == 50
+    assert [factor["code"] for factor in customer["churnRiskFactors"]] == ["insufficient_data"]
+    url = f"/api/customers/{customer['id']}/events"
+    for event_type in ("support_ticket", "support_ticket", "payment_failed"):
+        assert api.post(url, json={"eventType": event_type}).status_code == 201
+    scored = api.get(f"/api/customers/{customer['id']}").json
+    assert scored["churnRiskStartingScore"] == 20
+    points = sum(factor["points"] for factor in scored["churnRiskFactors"])
+    assert points != 0 and scored["churnRiskStartingScore"] + points == scored["churnRiskScore"]
+    smuggled = api.patch(f"/api/customers/{customer['id']}", json={"churnRiskStartingScore": 0})
+    assert smuggled.status_code == 200
+    assert smuggled.json["churnRiskStartingScore"] == 20
+
+
 def test_bulk_ingestion_reports_each_item(app, api):
     api.post("/api/customers", json=CUSTOMER)
     batch = {

@@ -58,5 +58,6 @@ def test_the_document_is_served_and_readable(client):
     assert document["openapi"] == "3.1.0"
     assert "/api/events" in document["paths"]
     assert "externalCustomerId" in document["components"]["schemas"]["CustomerInput"]["properties"]
+    assert "churnRiskStartingScore" in document["components"]["schemas"]["Customer"]["properties"]
     page = client.get("/api/docs").text
     assert "/api/customers/{customerId}/events" in page
