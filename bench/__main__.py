@@ -82,6 +82,20 @@ def median_time(action, runs: int, before=None) -> float:
     return statistics.median(times)
 
 
+def python_steps_ms(runs: int = 5) -> float:
+    """How fast this machine runs plain Python just now: the median milliseconds of a loop
+    of a million additions. Pages are mostly Python, and 2-core machines here differ by 2.5x
+    in it, hour to hour too; this lets runs on different machines be compared."""
+
+    def steps() -> int:
+        total = 0
+        for n in range(1_000_000):
+            total += n
+        return total
+
+    return round(median_time(steps, runs) * 1000, 1)
+
+
 def python_peak_mb(action, before=None) -> float:
     """Peak Python heap of one extra, untimed run (tracemalloc slows code, so never timed)."""
     if before:
@@ -721,7 +735,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     count = args.customers or (10_000 if args.quick else 100_000)
     runs = 3 if not args.quick else 1
-    results: dict = {"customers": count, "quick": args.quick}
+    results: dict = {"customers": count, "quick": args.quick, "python_steps_ms": python_steps_ms()}
     started = time.perf_counter()
     with scratch_database() as url:
         command.upgrade(alembic_config(url), "head")
@@ -768,6 +782,7 @@ def main(argv: list[str] | None = None) -> int:
         # The pages after a day's events: what those writes leave behind (index entries
         # not yet merged, pages not yet all-visible) is what a search meets day to day.
         progress("pages")
+        results["python_steps_ms_at_pages"] = python_steps_ms()
         pages = prepare_pages(app, account_id, results)
         bench_pages(app, email, pages, results, 10 if args.quick else 30)
         checkpoint(url)

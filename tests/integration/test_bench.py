@@ -25,6 +25,8 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch):
     customers = results["customers"]
     assert customers == 10_000
     for figure in (
+        "python_steps_ms",
+        "python_steps_ms_at_pages",
         "seed_s",
         "import_empty_s",
         "import_reimport_s",
