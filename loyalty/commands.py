@@ -149,7 +149,10 @@ def import_customers_command(
     def table():
         return importing.read_table(io.BytesIO(content), file_format)
 
-    mapping = importing.suggest_mapping(table().columns)
+    try:
+        mapping = importing.suggest_mapping(table().columns)
+    except importing.ImportFileError as error:  # an empty file, or a broken header
+        raise click.ClickException(str(error)) from error
     for override in overrides:
         field, _, column = override.partition("=")
         if field not in mapping:
@@ -163,8 +166,9 @@ def import_customers_command(
         for problem in error.report.errors[:50]:
             click.echo(f"  row {problem.row}, {problem.field}: {problem.message}", err=True)
         raise click.ClickException(
-            f"{error.report.rows_with_errors} rows have problems; nothing was imported "
-            "(use --skip-invalid to import the valid rows)."
+            f"{_counted(error.report.rows_with_errors, 'row')} ha"
+            f"{'s' if error.report.rows_with_errors == 1 else 've'} problems; nothing was "
+            "imported (use --skip-invalid to import the valid rows)."
         ) from error
     except importing.ImportFileError as error:
         session.rollback()
@@ -224,14 +228,20 @@ def import_events_command(file: Path, email: str, skip_invalid: bool) -> None:
         for problem in problems:
             click.echo(problem, err=True)
         raise click.ClickException(
-            f"{failed} events have problems; nothing was imported "
+            f"{_counted(failed, 'event')} ha{'s' if failed == 1 else 've'} problems; nothing "
+            "was imported "
             "(use --skip-invalid to keep the valid ones)."
         )
     if not current_app.config["QUEUE_RESCORES"]:
         # Each customer once, after every batch is in (not once per batch they appear in).
         rescore_queued(session, limit=None, account_id=account.id)
     session.commit()
-    click.echo(f"Imported {created} events, {failed} skipped.")
+    click.echo(f"Imported {_counted(created, 'event')}, {failed} skipped.")
+
+
+def _counted(count: int, noun: str) -> str:
+    """'1 event', '2 events'."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 DEMO_EMAIL = "demo@loyalty-guardian.test"

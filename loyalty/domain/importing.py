@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -104,6 +105,14 @@ _TAG_PATTERN = re.compile(r"^[\w \-]+$")
 _EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+EMPTY_FILE_MESSAGE = "The file is empty: it needs a header row and at least one row."
+# A CSV with only its header, or a JSON list with nothing in it: nothing to import.
+NO_ROWS_MESSAGE = (
+    "The file has no rows to import: it needs a header row and at least one row "
+    "(in JSON, a list with at least one object)."
+)
+
+
 class ImportFileError(Exception):
     """The file as a whole cannot be read (wrong format, not text, broken JSON...)."""
 
@@ -190,7 +199,7 @@ def _read_csv(stream: BinaryIO) -> ImportTable:
     except UnicodeDecodeError as error:
         raise ImportFileError(_not_utf8(error)) from error
     if not first_line.strip():
-        raise ImportFileError("The file is empty: it needs a header row and at least one row.")
+        raise ImportFileError(EMPTY_FILE_MESSAGE)
     delimiter = max(DELIMITERS, key=first_line.count)
     header = next(csv.reader([first_line], delimiter=delimiter))
     columns = [c.strip() for c in header]
@@ -213,6 +222,17 @@ def _read_csv(stream: BinaryIO) -> ImportTable:
             raise ImportFileError(f"Line {line} cannot be read as CSV: {error}.") from error
 
     return ImportTable(columns, rows())
+
+
+def require_rows(table: ImportTable) -> ImportTable:
+    """The same table, or ImportFileError(NO_ROWS_MESSAGE) when it holds no row at all.
+
+    Only the first row is read ahead, so the table stays lazy.
+    """
+    first = next(table.rows, None)
+    if first is None:
+        raise ImportFileError(NO_ROWS_MESSAGE)
+    return ImportTable(table.columns, itertools.chain([first], table.rows))
 
 
 def _not_utf8(error: UnicodeDecodeError, near_line: int | None = None) -> str:
@@ -572,9 +592,10 @@ def event_items(table: ImportTable) -> Iterator[tuple[int, dict]]:
     """(row number, event as the API's bulk endpoint takes it) for each row of an events file.
 
     CSV cells and JSON values are taken as they are; empty cells are left out, and columns
-    other than EVENT_COLUMNS (or a JSON "details" object) become the event's details.
+    other than EVENT_COLUMNS (or a JSON "details" object) become the event's details. A file
+    with no rows is an ImportFileError, as it is for customers.
     """
-    for number, row in table.rows:
+    for number, row in require_rows(table).rows:
         item: dict = {}
         details: dict = {}
         for key, value in row.items():

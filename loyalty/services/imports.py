@@ -28,7 +28,9 @@ class ImportHasErrors(Exception):
     """All-or-nothing import refused: some rows are invalid (see the report)."""
 
     def __init__(self, report: ImportReport) -> None:
-        super().__init__(f"{report.rows_with_errors} rows have problems; nothing was imported.")
+        count = report.rows_with_errors
+        rows = "1 row has" if count == 1 else f"{count} rows have"
+        super().__init__(f"{rows} problems; nothing was imported.")
         self.report = report
 
 
@@ -57,9 +59,10 @@ def store_upload(
 ) -> ImportUpload:
     """Keep an uploaded file until it is imported; raises ImportFileError if unreadable."""
     if not content.strip():
-        raise ImportFileError("The file is empty: it needs a header row and at least one row.")
+        raise ImportFileError(importing.EMPTY_FILE_MESSAGE)
     file_format = importing.detect_format(filename, content[:4096])
-    importing.read_table(io.BytesIO(content), file_format)  # fails early on a broken header
+    # Fails early on a broken header, or a file with nothing under it.
+    importing.require_rows(importing.read_table(io.BytesIO(content), file_format))
     session.execute(
         delete(ImportUpload).where(
             ImportUpload.user_id == account_id, ImportUpload.created_at < utcnow() - UPLOAD_LIFETIME
@@ -92,7 +95,7 @@ def _table(upload: ImportUpload) -> importing.ImportTable:
 
 def preview(upload: ImportUpload, mapping: dict[str, str | None] | None = None) -> ImportPreview:
     """Columns, the (suggested or chosen) mapping, sample rows and the validation report."""
-    table = _table(upload)
+    table = importing.require_rows(_table(upload))
     mapping = mapping or importing.suggest_mapping(table.columns)
     sample = []
     for item in table.rows:
@@ -112,7 +115,9 @@ def import_records(
     skip_invalid: bool,
 ) -> ImportResult:
     """Validate everything first; then write (all rows, or only the valid ones if asked)."""
-    problems = importing.validate_mapping(mapping, table_for_pass().columns)
+    # No rows is its own problem, said before any about the (then missing) columns.
+    columns = importing.require_rows(table_for_pass()).columns
+    problems = importing.validate_mapping(mapping, columns)
     if problems:
         raise ImportFileError(" ".join(problems))
     set_tags = bool(mapping.get("tags"))

@@ -144,7 +144,7 @@ def export(file_format: str) -> Response:
     rows = _export_rows(session, query)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     if file_format == "csv":
-        body, mimetype = customers_to_csv(rows), "text/csv; charset=utf-8"
+        body, mimetype = customers_to_csv(rows), "text/csv"  # Flask adds the charset
     else:
         body, mimetype = customers_to_json(rows), "application/json"
     response = Response(body, mimetype=mimetype)

@@ -230,7 +230,7 @@ def test_changing_the_mapping_rechecks_the_file(signed_in):
         headers=HTMX,
     )
     assert "<html" not in fragment.text
-    assert "All 1 rows are ready to import." in fragment.text
+    assert "1 row is ready to import." in fragment.text
     missing = signed_in.get(url + "?map-external_customer_id=id&map-email=", headers=HTMX)
     assert "Choose the column that holds the e-mail." in missing.text
 
@@ -249,7 +249,7 @@ def test_json_import_array_or_wrapped(app, signed_in):
     }
     url = review_url(upload(signed_in, json.dumps(payload), "export.json"))
     html = signed_in.get(url).text
-    assert "All 1 rows are ready to import." in html
+    assert "1 row is ready to import." in html
     signed_in.post(url, data={**mapping_form(html), "mode": "all"})
     with app.app_context():
         customer = db.session.scalar(select(Customer))
@@ -275,6 +275,51 @@ def test_unreadable_files_get_clear_errors_and_write_nothing(app, signed_in):
             html = response.text
         assert message in html, name
     assert count(app) == 0
+
+
+NO_ROWS = "The file has no rows to import: it needs a header row and at least one row"
+
+
+def test_a_file_with_no_rows_is_refused_at_upload(app, signed_in):
+    for content, name in [
+        ("externalCustomerId,name,email\n", "header-only.csv"),
+        ("[]", "empty-list.json"),
+        ('{"customers": []}', "wrapped.json"),
+    ]:
+        response = upload(signed_in, content, name)
+        assert response.status_code == 422, name
+        assert NO_ROWS in response.text, name
+        assert "Choose the column" not in response.text
+    assert count(app) == 0
+    assert count(app, ImportUpload) == 0
+
+
+def test_an_upload_kept_from_before_with_no_rows_goes_back_to_the_upload(app, signed_in, user):
+    with app.app_context():
+        stored = ImportUpload(
+            user_id=user.id, filename="x.csv", file_format="csv", size=6, content=b"id,a,b\n"
+        )
+        db.session.add(stored)
+        db.session.commit()
+        upload_id = stored.id
+    page = signed_in.get(f"/customers/import/{upload_id}", follow_redirects=True)
+    assert NO_ROWS in page.text
+    assert "Import 0 customers" not in page.text
+
+
+def test_counts_on_the_review_page_read_right_for_one(signed_in):
+    one = "externalCustomerId,name,email\nc1,Ada,ada@example.com\n"
+    html = signed_in.get(review_url(upload(signed_in, one))).text
+    assert "1 row is ready to import." in html
+    assert re.search(r">Import 1 customer</button>", html)
+
+    one_bad = "externalCustomerId,name,email\nc1,Ada,not-an-email\n"
+    html = signed_in.get(review_url(upload(signed_in, one_bad))).text
+    assert "0 of 1 row is valid; 1 has problems." in html
+
+    one_good_one_bad = one + "c2,Bob,not-an-email\n"
+    html = signed_in.get(review_url(upload(signed_in, one_good_one_bad))).text
+    assert "Import the 1 valid row and skip the rest" in html
 
 
 def test_upload_without_a_file_says_so(signed_in):
@@ -318,7 +363,7 @@ def test_export_the_filtered_view_as_csv_and_json(app, signed_in, user):
         db.session.commit()
     response = signed_in.get("/customers/export.csv?band=high")
     assert response.status_code == 200
-    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [r["name"] for r in rows] == ["'=HYPERLINK(1)"]
@@ -362,6 +407,23 @@ def test_import_command_needs_a_known_account(runner, tmp_path):
     result = runner.invoke(args=["import-customers", str(path), "--email", "ghost@example.com"])
     assert result.exit_code != 0
     assert "No account with the e-mail ghost@example.com." in result.output
+
+
+def test_import_command_refuses_a_file_with_no_rows(app, runner, user, tmp_path):
+    path = tmp_path / "header-only.csv"
+    path.write_text("externalCustomerId,name,email\n")
+    result = runner.invoke(args=["import-customers", str(path), "--email", user.email])
+    assert result.exit_code != 0
+    assert NO_ROWS in result.output
+    assert count(app) == 0
+
+
+def test_import_command_says_an_empty_file_is_empty(app, runner, user, tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    result = runner.invoke(args=["import-customers", str(path), "--email", user.email])
+    assert isinstance(result.exception, SystemExit)  # a message, not a traceback
+    assert "The file is empty: it needs a header row and at least one row." in result.output
 
 
 def test_reimport_replaces_tags_with_the_files(app, signed_in, user):
@@ -424,7 +486,7 @@ def test_import_events_command_all_or_nothing(app, runner, user, tmp_path):
     assert done.exit_code == 0, done.output
     assert "Imported 2 events, 0 skipped." in done.output
     kept = runner.invoke(args=["import-events", str(bad), "--email", user.email, "--skip-invalid"])
-    assert "Imported 1 events, 2 skipped." in kept.output
+    assert "Imported 1 event, 2 skipped." in kept.output
     with app.app_context():
         events = {
             (e.event_type, json.dumps(e.details))
@@ -437,3 +499,15 @@ def test_import_events_command_all_or_nothing(app, runner, user, tmp_path):
         }
         scored = db.session.scalar(select(Customer).where(Customer.external_customer_id == "ev-2"))
         assert scored.last_engagement_date is not None
+
+
+def test_import_events_command_refuses_a_file_with_no_rows(app, runner, user, tmp_path):
+    for name, content in [
+        ("events.csv", "externalCustomerId,eventType,eventDate\n"),
+        ("events.json", "[]"),
+    ]:
+        path = tmp_path / name
+        path.write_text(content)
+        result = runner.invoke(args=["import-events", str(path), "--email", user.email])
+        assert result.exit_code != 0, name
+        assert NO_ROWS in result.output, name

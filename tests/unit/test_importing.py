@@ -66,6 +66,29 @@ def test_header_only_and_empty_files():
         table("")
 
 
+@pytest.mark.parametrize(
+    ("content", "fmt"),
+    [
+        ("externalCustomerId,name,email\n", "csv"),
+        ("externalCustomerId,name,email\n\n , , \n", "csv"),
+        ("[]", "json"),
+        ('{"customers": []}', "json"),
+    ],
+)
+def test_a_file_with_no_rows_is_refused_in_the_same_words(content, fmt):
+    with pytest.raises(ImportFileError) as refused:
+        importing.require_rows(table(content, fmt))
+    assert str(refused.value) == importing.NO_ROWS_MESSAGE
+    with pytest.raises(ImportFileError) as events_refused:
+        list(importing.event_items(table(content, fmt)))
+    assert str(events_refused.value) == importing.NO_ROWS_MESSAGE
+
+
+def test_a_file_with_rows_keeps_every_row_after_the_check():
+    checked = importing.require_rows(table("externalCustomerId,name,email\nc1,A,a@x.org\n"))
+    assert [(row, values["name"]) for row, values in checked.rows] == [(2, "A")]
+
+
 def test_binary_and_non_utf8_files_are_refused():
     with pytest.raises(ImportFileError, match="binary"):
         detect_format("x.csv", b"PK\x03\x04\x00\x00")
