@@ -132,7 +132,11 @@ def _event_input() -> dict:
                 "description": "login, feature_used, purchase, support_ticket, payment_failed, "
                 "downgrade, upgrade, cancellation_request, note, or your own type.",
             },
-            "eventDate": {"type": "string", "format": "date-time"},
+            "eventDate": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When it happened: now when left out; at most 5 minutes ahead.",
+            },
             "details": {
                 "type": "object",
                 "maxProperties": api_input.DETAILS_MAX_KEYS,

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from loyalty.domain import importing
 from loyalty.domain.criteria import CriteriaError, parse_criteria
+from loyalty.domain.dates import check_event_date
 from loyalty.domain.scoring import normalize_event_type
 from loyalty.domain.surveys import AnswerError, parse_answer
 
@@ -41,6 +42,7 @@ CUSTOMER_READ_ONLY = frozenset(
 )
 EVENT_FIELDS = {"eventType", "eventDate", "details"}
 EVENT_READ_ONLY = frozenset({"id", "customerId", "userId", "createdAt"})
+# An event's details, here and in the event form: how many names, how long a name and a text.
 DETAILS_MAX_KEYS = 50
 DETAILS_KEY_MAX = 50
 DETAILS_VALUE_MAX = 2000
@@ -88,7 +90,8 @@ def customer_input(data: object) -> importing.CustomerRecord:
 
 
 def event_input(data: object, now: datetime) -> tuple[str, datetime, dict]:
-    """An engagement event from JSON: (type, date, details); the date defaults to now."""
+    """An engagement event from JSON: (type, date, details); the date defaults to now and
+    may not be later than now (give or take a client's clock, `dates.check_event_date`)."""
     data = _check_keys(data, EVENT_FIELDS, EVENT_READ_ONLY)
     errors: dict[str, str] = {}
     event_type = data.get("eventType")
@@ -107,6 +110,7 @@ def event_input(data: object, now: datetime) -> tuple[str, datetime, dict]:
         else:
             try:
                 when = importing.parse_datetime(raw_date)
+                check_event_date(when, now)
             except ValueError as error:
                 errors["eventDate"] = str(error)
     details = data.get("details", {})

@@ -95,7 +95,7 @@ def show(event_id: uuid.UUID) -> Response:
 def edit(event_id: uuid.UUID) -> Response:
     """One timeline entry as an inline form."""
     event = get_or_404(EngagementEvent, event_id)
-    form = EventForm(formdata=None, prefix=f"e-{event.id.hex[:12]}")
+    form = EventForm(formdata=None, prefix=f"e-{event.id.hex}")
     form.fill_from(event.event_type, event.event_date, event.details or {})
     return fragment(
         "events/_item_edit.html",
@@ -109,7 +109,7 @@ def edit(event_id: uuid.UUID) -> Response:
 def update(event_id: uuid.UUID) -> Response:
     """Save a corrected event; the score follows."""
     event = get_or_404(EngagementEvent, event_id)
-    form = EventForm(prefix=f"e-{event.id.hex[:12]}")
+    form = EventForm(prefix=f"e-{event.id.hex}")
     if not form.validate():
         return fragment(
             "events/_item_edit.html",
@@ -118,7 +118,14 @@ def update(event_id: uuid.UUID) -> Response:
             event=event,
             form=form,
         )
-    event_service.update_event(db.session, event, form.chosen_type(), form.moment(), form.details())
+    # What was left as shown keeps its stored value: the seconds, a number's type.
+    event_service.update_event(
+        db.session,
+        event,
+        form.chosen_type(),
+        form.moment(event.event_date),
+        form.details(event.details or {}),
+    )
     db.session.commit()
     notify("Event saved. The churn score is up to date.")
     return _after_change(get_or_404(Customer, event.customer_id), focused_event=event.id)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from loyalty.extensions import db
-from loyalty.models import ApiToken, Customer, EngagementEvent
+from loyalty.models import ApiToken, Customer, CustomerSegment, EngagementEvent
 from loyalty.services import tokens
+from loyalty.types import utcnow
 from tests import factories
 
 PROBLEM = "application/problem+json"
@@ -309,6 +310,30 @@ def test_events_of_a_customer(app, api):
     assert api.get(f"/api/events/{event_id}").json["details"] == {"feature": "export"}
     assert api.delete(f"/api/events/{event_id}").status_code == 204
     assert api.get(f"/api/events/{event_id}").status_code == 404
+
+
+def test_events_dated_in_the_future_are_refused_one_by_one(app, api):
+    """A future event was stored, shown on the timeline and ignored by the score."""
+    customer = api.post("/api/customers", json=CUSTOMER).json
+    url = f"/api/customers/{customer['id']}/events"
+    refused = api.post(url, json={"eventType": "login", "eventDate": "2099-01-01T00:00:00Z"})
+    assert refused.status_code == 422 and refused.mimetype == PROBLEM
+    assert "cannot be in the future" in refused.json["errors"]["eventDate"]
+    assert events_of(app, customer["id"]) == 0
+    # A client whose clock runs a couple of minutes fast is not sending the future.
+    ahead = (utcnow() + timedelta(minutes=2)).isoformat()
+    assert api.post(url, json={"eventType": "login", "eventDate": ahead}).status_code == 201
+
+    batch = {
+        "events": [
+            {"externalCustomerId": "cus_1", "eventType": "login", "eventDate": ahead},
+            {"externalCustomerId": "cus_1", "eventType": "login", "eventDate": "2099-01-01"},
+        ]
+    }
+    body = api.post("/api/events", json=batch).json
+    assert [r["status"] for r in body["results"]] == ["created", "failed"]
+    assert "cannot be in the future" in body["results"][1]["errors"]["eventDate"]
+    assert events_of(app, customer["id"]) == 2
 
 
 def test_a_client_can_add_the_score_up_from_where_it_starts(app, api):

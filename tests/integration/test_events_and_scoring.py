@@ -6,6 +6,7 @@ import random
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import select
@@ -64,6 +65,47 @@ def event_form(event_type="login", when=None, text="", **extra):
     }
     data.update(extra)
     return data
+
+
+class _FormAsShown(HTMLParser):
+    """The fields a browser sends for a form nobody touched: inputs, chosen options, text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.fields: dict[str, str] = {}
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "input" and attrs.get("name"):
+            self.fields[attrs["name"]] = attrs.get("value") or ""
+        elif tag == "select":
+            self._select = attrs.get("name")
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.fields[self._select] = attrs.get("value") or ""
+        elif tag == "textarea":
+            self._textarea = attrs.get("name")
+            self.fields[self._textarea] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            # A browser drops the one newline right after <textarea>.
+            text = self.fields[self._textarea] + data
+            self.fields[self._textarea] = text.removeprefix("\r\n").removeprefix("\n")
+
+
+def form_as_shown(html: str) -> dict[str, str]:
+    """What saving `html`'s form unchanged would send."""
+    parser = _FormAsShown()
+    parser.feed(html)
+    return parser.fields
 
 
 def stored(app, customer_id) -> Customer:
@@ -156,7 +198,7 @@ def test_other_needs_a_custom_type(app, signed_in, user, custom_type):
     signed_in.post(f"/customers/{cid}/events", data=event_form("login"), headers=HTMX)
     with app.app_context():
         event = db.session.scalar(select(EngagementEvent))
-    prefix = f"e-{event.id.hex[:12]}-"
+    prefix = f"e-{event.id.hex}-"
     edited = signed_in.post(
         f"/events/{event.id}/edit",
         data={prefix + k: v for k, v in event_form("__other__", custom_type=custom_type).items()},
@@ -296,7 +338,7 @@ def test_edit_and_delete_an_event_rescore(app, signed_in, user):
     fresh = stored(app, cid).churn_risk_score
 
     old = utcnow() - timedelta(days=100)
-    prefix = f"e-{event_id.hex[:12]}-"
+    prefix = f"e-{event_id.hex}-"
     form = signed_in.get(f"/events/{event_id}/edit", headers=HTMX)
     assert f'name="{prefix}event_type"' in form.text
     edited = signed_in.post(
@@ -311,6 +353,108 @@ def test_edit_and_delete_an_event_rescore(app, signed_in, user):
     deleted = signed_in.post(f"/events/{event_id}/delete", headers=HTMX)
     assert "No engagement recorded yet" in deleted.text
     assert stored(app, cid).last_engagement_date is None
+
+
+DETAILS_OF_ALL_KINDS = {
+    **{f"k{n}": n for n in range(12)},
+    "flag": True,
+    "off": False,
+    "missing": None,
+    "ratio": 1.5,
+    "padded": "  as sent  ",
+    "empty": "",
+    "long": "x" * 2000,
+    "text": "Bought the annual plan",
+}
+
+
+def test_saving_an_event_unchanged_keeps_its_details_their_types_and_its_date(app, signed_in, user):
+    """Saving the edit form as shown kept 10 keys, all turned into text, and dropped the
+    seconds of the date; a 2,000-character value the API took could not be saved at all."""
+    cid = make_customer(app, user)
+    when = (utcnow() - timedelta(days=1)).replace(second=37, microsecond=0)
+    sent = {"eventType": "purchase", "eventDate": when.isoformat(), "details": DETAILS_OF_ALL_KINDS}
+    logged = signed_in.post(f"/api/customers/{cid}/events", json=sent)
+    assert logged.status_code == 201, logged.json
+    event_id = logged.json["id"]
+
+    editor = signed_in.get(f"/events/{event_id}/edit", headers=HTMX)
+    saved = signed_in.post(
+        f"/events/{event_id}/edit", data=form_as_shown(editor.text), headers=HTMX
+    )
+    assert saved.status_code == 200, saved.text
+    assert "Event saved." in saved.text
+    after = signed_in.get(f"/api/events/{event_id}").json
+    assert after["details"] == DETAILS_OF_ALL_KINDS
+    assert after["eventDate"] == logged.json["eventDate"]
+
+
+def test_details_typed_in_the_edit_form_are_text_and_untouched_ones_keep_their_type(
+    app, signed_in, user
+):
+    cid = make_customer(app, user)
+    sent = {"eventType": "purchase", "details": {"seats": 3, "paid": True, "plan": "pro"}}
+    event_id = signed_in.post(f"/api/customers/{cid}/events", json=sent).json["id"]
+    fields = form_as_shown(signed_in.get(f"/events/{event_id}/edit", headers=HTMX).text)
+    rows = {value: name[: -len("key")] for name, value in fields.items() if name.endswith("key")}
+    fields[rows["seats"] + "value"] = "4"
+    fields[rows["plan"] + "key"] = ""  # an emptied key removes the detail
+    blank = next(name for name, value in fields.items() if name.endswith("key") and not value)
+    fields[blank], fields[blank[: -len("key")] + "value"] = "region", "EU"
+
+    signed_in.post(f"/events/{event_id}/edit", data=fields, headers=HTMX)
+    details = signed_in.get(f"/api/events/{event_id}").json["details"]
+    assert details == {"seats": "4", "paid": True, "region": "EU"}
+
+
+def test_the_event_form_takes_as_many_details_as_the_api(app, signed_in, user):
+    cid = make_customer(app, user)
+    pairs = {}
+    for n in range(50):
+        pairs[f"pairs-{n}-key"], pairs[f"pairs-{n}-value"] = f"k{n}", "v" * 2000
+    logged = signed_in.post(f"/customers/{cid}/events", data=event_form(**pairs), headers=HTMX)
+    assert logged.status_code == 200
+    with app.app_context():
+        details = db.session.scalar(select(EngagementEvent.details))
+    assert len(details) == 50 and details["k49"] == "v" * 2000
+
+    too_many = signed_in.post(
+        f"/customers/{cid}/events", data=event_form(text="One more", **pairs), headers=HTMX
+    )
+    assert too_many.status_code == 422
+    assert "At most 50 details" in too_many.text
+
+
+def test_an_event_dated_in_the_future_is_refused_and_the_date_kept(app, signed_in, user):
+    """A future event showed on the timeline while the score said nothing was recorded."""
+    cid = make_customer(app, user)
+    tomorrow = utcnow() + timedelta(days=1)
+    typed = tomorrow.strftime("%Y-%m-%dT%H:%M")
+    refused = signed_in.post(
+        f"/customers/{cid}/events", data=event_form("login", when=tomorrow), headers=HTMX
+    )
+    assert refused.status_code == 422
+    assert "cannot be in the future" in refused.text
+    assert f'value="{typed}"' in refused.text
+    with app.app_context():
+        assert db.session.scalar(select(EngagementEvent)) is None
+
+    # A client clock a minute or two ahead is not the future.
+    ahead = utcnow() + timedelta(minutes=2)
+    taken = signed_in.post(
+        f"/customers/{cid}/events", data=event_form("login", when=ahead), headers=HTMX
+    )
+    assert taken.status_code == 200
+    with app.app_context():
+        event_id = db.session.scalar(select(EngagementEvent.id))
+    prefix = f"e-{event_id.hex}-"
+    edited = signed_in.post(
+        f"/events/{event_id}/edit",
+        data={prefix + k: v for k, v in event_form("login", when=tomorrow).items()},
+        headers=HTMX,
+    )
+    assert edited.status_code == 422
+    assert "cannot be in the future" in edited.text and f'value="{typed}"' in edited.text
 
 
 def test_timeline_pages_back_through_a_long_history(app, signed_in, user):
