@@ -52,6 +52,7 @@ def _responses(ok: dict, *codes: str) -> dict:
 WRITE_ERRORS = ("400", "401", "403", "413", "422", "429")
 NOT_FOUND = {"404": _problem("Not found (or another account's)")}
 CONFLICT = {"409": _problem("Duplicate externalCustomerId or stale update")}
+AUTOMATIC = {"409": _problem("An automatic segment: its criteria choose its members")}
 
 
 def _customer_input() -> dict:
@@ -598,7 +599,8 @@ def build(list_limit_max: int, list_params: dict[str, str]) -> dict:
                         },
                         *WRITE_ERRORS,
                     )
-                    | NOT_FOUND,
+                    | NOT_FOUND
+                    | AUTOMATIC,
                 },
             },
             "/api/segments/{segmentId}/members/remove": {
@@ -614,7 +616,8 @@ def build(list_limit_max: int, list_params: dict[str, str]) -> dict:
                         },
                         *WRITE_ERRORS,
                     )
-                    | NOT_FOUND,
+                    | NOT_FOUND
+                    | AUTOMATIC,
                 },
             },
             "/api/segments/{segmentId}/members/{customerId}": {
@@ -624,7 +627,8 @@ def build(list_limit_max: int, list_params: dict[str, str]) -> dict:
                     "responses": _responses(
                         {"204": {"description": "Removed"}}, "401", "403", "429"
                     )
-                    | NOT_FOUND,
+                    | NOT_FOUND
+                    | AUTOMATIC,
                 },
             },
             "/api/surveys": _collection("Survey", "Every survey", "Add a survey", limit),

@@ -147,8 +147,23 @@ def owned_customer_ids(session: Session, ids: Iterable[uuid.UUID]) -> list[uuid.
     return list(session.scalars(select(Customer.id).where(Customer.id.in_(ids))))
 
 
+class AutomaticSegment(Exception):
+    """Members chosen by hand for a segment whose criteria choose them (and would undo it)."""
+
+    def __init__(self, segment: CustomerSegment) -> None:
+        super().__init__(f"{segment.name} is automatic: its criteria choose its members.")
+
+
+def _chosen_by_hand(segment: CustomerSegment) -> None:
+    if segment.is_automatic:
+        raise AutomaticSegment(segment)
+
+
 def add_to_segment(session: Session, segment: CustomerSegment, ids: Iterable[uuid.UUID]) -> int:
-    """Put the account's customers among `ids` into `segment`: one statement, repeats ignored."""
+    """Put the account's customers among `ids` into a manual `segment`: one statement,
+    repeats ignored. An automatic segment refuses (AutomaticSegment): its next refresh
+    would take them out again."""
+    _chosen_by_hand(segment)
     return add_matching_to_segment(session, segment, Customer.id.in_(list(ids)))
 
 
@@ -189,7 +204,8 @@ def add_matching_to_segment(session: Session, segment: CustomerSegment, conditio
 def remove_from_segment(
     session: Session, segment: CustomerSegment, ids: Iterable[uuid.UUID]
 ) -> int:
-    """Take customers out of `segment`."""
+    """Take customers out of a manual `segment` (an automatic one refuses, as above)."""
+    _chosen_by_hand(segment)
     ids = list(ids)
     if not ids:
         return 0

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from loyalty import openapi
@@ -231,6 +232,11 @@ def _customer_query():
         "dir": query.direction == given.get("dir"),
     }
     errors = {name: LIST_PARAM_ERRORS[name] for name in given.keys() & taken if not taken[name]}
+    if f.segment_id and not db.session.scalar(
+        select(CustomerSegment.id).where(CustomerSegment.id == f.segment_id)
+    ):
+        # Another account's segment, or none: an empty list would pass for "no members".
+        errors["segment"] = "You have no segment with this id."
     if "cursor" in given and not is_cursor(given["cursor"], query.sort):
         errors["cursor"] = CURSOR_ERROR
     if errors:
@@ -255,12 +261,15 @@ def _customer_listing(query) -> Response:
     )
 
 
-def _fields(record) -> customer_service.CustomerFields:
+def _fields(record, stored: Customer | None = None) -> customer_service.CustomerFields:
+    """The service's fields from a validated record. A signup date left out means today for
+    a new customer and the one already stored for an existing one (a PUT that omits it
+    must not move a customer's signup, which scores and segments read)."""
     return customer_service.CustomerFields(
         external_customer_id=record.external_customer_id,
         name=record.name,
         email=record.email,
-        signup_date=record.signup_date or utcnow(),
+        signup_date=record.signup_date or (stored.signup_date if stored else utcnow()),
         tags=record.tags or (),
     )
 
@@ -325,7 +334,9 @@ def update_customer(customer_id: uuid.UUID) -> Response:
         }
     record = customer_input(data)
     try:
-        customer_service.update_customer(db.session, customer, _fields(record), _expected_version())
+        customer_service.update_customer(
+            db.session, customer, _fields(record, customer), _expected_version()
+        )
     except customer_service.StaleCustomer:
         return problem(
             409,
@@ -574,32 +585,49 @@ def _own_customers(ids: list[uuid.UUID]) -> list[uuid.UUID]:
     return owned
 
 
+def _automatic(error: customer_service.AutomaticSegment) -> Response:
+    return problem(
+        409,
+        "Automatic segment",
+        f"{error} To choose members by hand, set isAutomatic to false first.",
+    )
+
+
 @bp.post("/segments/<uuid:segment_id>/members")
 def add_segment_members(segment_id: uuid.UUID) -> Response:
-    """Add customers (one statement; members already in are skipped)."""
+    """Add customers to a manual segment (one statement; members already in are skipped)."""
     segment = get_or_404(CustomerSegment, segment_id)
     ids = _own_customers(id_list(_body()))
-    added = customer_service.add_to_segment(db.session, segment, ids)
+    try:
+        added = customer_service.add_to_segment(db.session, segment, ids)
+    except customer_service.AutomaticSegment as error:
+        return _automatic(error)
     db.session.commit()
     return jsonify({"added": added})
 
 
 @bp.post("/segments/<uuid:segment_id>/members/remove")
 def remove_segment_members(segment_id: uuid.UUID) -> Response:
-    """Take customers out of a segment."""
+    """Take customers out of a manual segment."""
     segment = get_or_404(CustomerSegment, segment_id)
     ids = _own_customers(id_list(_body()))
-    removed = customer_service.remove_from_segment(db.session, segment, ids)
+    try:
+        removed = customer_service.remove_from_segment(db.session, segment, ids)
+    except customer_service.AutomaticSegment as error:
+        return _automatic(error)
     db.session.commit()
     return jsonify({"removed": removed})
 
 
 @bp.delete("/segments/<uuid:segment_id>/members/<uuid:customer_id>")
 def remove_segment_member(segment_id: uuid.UUID, customer_id: uuid.UUID) -> Response:
-    """Take one customer out of a segment."""
+    """Take one customer out of a manual segment."""
     segment = get_or_404(CustomerSegment, segment_id)
     customer = get_or_404(Customer, customer_id)
-    customer_service.remove_from_segment(db.session, segment, [customer.id])
+    try:
+        customer_service.remove_from_segment(db.session, segment, [customer.id])
+    except customer_service.AutomaticSegment as error:
+        return _automatic(error)
     db.session.commit()
     return Response(status=204)
 

@@ -451,9 +451,13 @@ def join_segment(customer_id: uuid.UUID) -> Response:
     """Add this customer to the chosen segment; swaps the page's segment list."""
     customer = get_or_404(Customer, customer_id)
     segment = get_or_404(CustomerSegment, _uuid(request.form.get("segment")) or uuid.UUID(int=0))
-    customer_service.add_to_segment(db.session, segment, [customer.id])
-    db.session.commit()
-    notify(f"{customer.name} was added to {segment.name}.")
+    try:
+        customer_service.add_to_segment(db.session, segment, [customer.id])
+    except customer_service.AutomaticSegment as error:
+        notify(f"{error} {BY_HAND}", "error")
+    else:
+        db.session.commit()
+        notify(f"{customer.name} was added to {segment.name}.")
     if not wants_fragment():
         return redirect_to(url_for("customers.detail", customer_id=customer.id))
     return render(
@@ -467,6 +471,8 @@ def join_segment(customer_id: uuid.UUID) -> Response:
 
 # The customer table's bulk actions, here and on a segment's page, with nothing ticked.
 NOTHING_SELECTED = "Select at least one customer first."
+# After customer_service.AutomaticSegment's message, what the segment's page offers.
+BY_HAND = 'To choose them by hand, save its criteria with "Add once" on its page.'
 
 
 @bp.post("/bulk")
@@ -487,9 +493,13 @@ def bulk() -> Response:
         segment = get_or_404(
             CustomerSegment, _uuid(request.form.get("segment")) or uuid.UUID(int=0)
         )
-        added = customer_service.add_to_segment(db.session, segment, ids)
-        db.session.commit()
-        notify(f"Added {added} customer{'s' if added != 1 else ''} to {segment.name}.")
+        try:
+            added = customer_service.add_to_segment(db.session, segment, ids)
+        except customer_service.AutomaticSegment as error:
+            notify(f"{error} {BY_HAND}", "error")
+        else:
+            db.session.commit()
+            notify(f"Added {added} customer{'s' if added != 1 else ''} to {segment.name}.")
     else:
         abort(400)
     return _table_after_change()

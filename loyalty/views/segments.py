@@ -28,6 +28,7 @@ from loyalty.services import customers as customer_service
 from loyalty.services import segment_criteria as criteria_service
 from loyalty.services import segments as segment_service
 from loyalty.views.customers import (
+    BY_HAND,
     NOTHING_SELECTED,
     filter_form_tags,
     parse_list_query,
@@ -303,7 +304,10 @@ def delete(segment_id: uuid.UUID) -> Response:
 def add_members(segment_id: uuid.UUID) -> Response:
     """Add customers (by id) to a segment; from a customer page it swaps that page's list."""
     segment = get_or_404(CustomerSegment, segment_id)
-    added = customer_service.add_to_segment(db.session, segment, _ids_from_form())
+    try:
+        added = customer_service.add_to_segment(db.session, segment, _ids_from_form())
+    except customer_service.AutomaticSegment as error:
+        return _not_by_hand(segment, error)
     db.session.commit()
     notify(f"Added {added} customer{'s' if added != 1 else ''} to {segment.name}.")
     return _after_membership_change(segment)
@@ -318,9 +322,21 @@ def remove_members(segment_id: uuid.UUID) -> Response:
         notify(NOTHING_SELECTED, "error")
         return _after_membership_change(segment)
     ids = customer_service.owned_customer_ids(db.session, selected)
-    removed = customer_service.remove_from_segment(db.session, segment, ids)
+    try:
+        removed = customer_service.remove_from_segment(db.session, segment, ids)
+    except customer_service.AutomaticSegment as error:
+        return _not_by_hand(segment, error)
     db.session.commit()
     notify(f"Removed {removed} customer{'s' if removed != 1 else ''} from {segment.name}.")
+    return _after_membership_change(segment)
+
+
+def _not_by_hand(segment: CustomerSegment, error: customer_service.AutomaticSegment) -> Response:
+    """An automatic segment refused a change by hand (from a page older than the segment's
+    switch to automatic): say so, and show the page as it is, nothing removed."""
+    notify(f"{error} {BY_HAND}", "error")
+    if request.headers.get("HX-Target", "").startswith("customer-row-"):
+        return redirect_to(url_for("segments.detail", segment_id=segment.id))
     return _after_membership_change(segment)
 
 

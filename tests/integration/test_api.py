@@ -550,6 +550,64 @@ def test_segments_by_api_with_criteria_and_members(app, api, user):
     assert api.get(f"/api/segments/{manual['id']}").status_code == 404
 
 
+def test_an_automatic_segment_refuses_members_chosen_by_hand(app, api, user):
+    """Its next refresh would silently undo them: a 409 says so, and nothing changes."""
+    with app.app_context():
+        risky = factories.make_customer(db.session, user, name="Risky", churn_risk_score=90.0)
+        calm = factories.make_customer(db.session, user, name="Calm", churn_risk_score=20.0)
+        db.session.commit()
+        risky_id, calm_id = str(risky.id), str(calm.id)
+    criteria = {"rules": [{"field": "churn_risk", "op": "above", "value": 70}]}
+    segment = api.post(
+        "/api/segments", json={"name": "At risk", "criteria": criteria, "isAutomatic": True}
+    ).json
+    url = f"/api/segments/{segment['id']}/members"
+    for refused in (
+        api.post(url, json={"customerIds": [calm_id]}),
+        api.post(url + "/remove", json={"customerIds": [risky_id]}),
+        api.delete(f"{url}/{risky_id}"),
+    ):
+        assert refused.status_code == 409 and refused.mimetype == PROBLEM
+        assert refused.json["title"] == "Automatic segment"
+        assert "set isAutomatic to false" in refused.json["detail"]
+    assert [m["id"] for m in api.get(url).json["data"]] == [risky_id]
+
+    api.patch(f"/api/segments/{segment['id']}", json={"isAutomatic": False})
+    assert api.post(url, json={"customerIds": [calm_id]}).json == {"added": 1}
+
+
+def test_a_segment_filter_naming_no_segment_of_the_account_is_a_422(app, api, user):
+    """An empty list would read as "this segment has no members"."""
+    with app.app_context():
+        factories.make_customer(db.session, user, name="Someone")
+        theirs = CustomerSegment(user_id=factories.make_user(db.session).id, name="Theirs")
+        db.session.add(theirs)
+        db.session.commit()
+        their_id = theirs.id
+    for segment_id in (their_id, uuid.uuid4()):
+        response = api.get(f"/api/customers?segment={segment_id}")
+        assert response.status_code == 422 and response.mimetype == PROBLEM
+        assert response.json["errors"] == {"segment": "You have no segment with this id."}
+    mine = api.post("/api/segments", json={"name": "Mine"}).json
+    assert api.get(f"/api/customers?segment={mine['id']}").json["data"] == []
+
+
+def test_a_put_without_a_signup_date_keeps_the_stored_one(api):
+    """Signup dates feed the score and segments: leaving one out must not move it to today."""
+    created = api.post("/api/customers", json=CUSTOMER).json
+    replaced = api.put(
+        f"/api/customers/{created['id']}",
+        json={k: v for k, v in CUSTOMER.items() if k != "signupDate"},
+    )
+    assert replaced.status_code == 200
+    assert replaced.json["signupDate"] == "2026-01-15T07:30:00+00:00"
+    new = api.post(
+        "/api/customers",
+        json={"externalCustomerId": "cus_2", "name": "Bea", "email": "bea@example.org"},
+    ).json
+    assert new["signupDate"][:10] == utcnow().date().isoformat()  # a new one starts today
+
+
 def test_surveys_and_responses_by_api(app, api, user):
     customer = api.post("/api/customers", json=CUSTOMER).json
     survey = api.post("/api/surveys", json={"title": "NPS", "kind": "nps"}).json

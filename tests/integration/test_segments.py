@@ -126,6 +126,62 @@ def test_add_and_remove_from_the_customer_page(app, signed_in, user):
         assert db.session.scalar(select(func.count()).select_from(CustomerSegmentMembership)) == 0
 
 
+def test_an_automatic_segment_offers_and_takes_no_members_by_hand(app, signed_in, user):
+    """Its criteria choose its members (the next refresh would undo a hand-made change): the
+    pages offer no Add or Remove for it, and a change posted anyway is refused, unchanged."""
+    pat, sam = make_customers(app, user, {"name": "Pat"}, {"name": "Sam"})
+    manual_id = make_segment(app, user, "Call list", members=[sam])
+    automatic_id = make_segment(app, user, "At risk", members=[pat])
+    with app.app_context():
+        segment = db.session.get(CustomerSegment, automatic_id)
+        segment.is_automatic = True
+        segment.criteria = {
+            "match": "all",
+            "rules": [{"field": "churn_risk", "op": "above", "value": 70}],
+        }
+        db.session.commit()
+
+    page = signed_in.get(f"/customers/{pat}").text
+    assert 'aria-label="Remove from At risk"' not in page and ">Automatic</span>" in page
+    offered = re.search(r'<select id="add-to-segment".*?</select>', page, re.S).group(0)
+    assert "Call list" in offered and "At risk" not in offered
+    bulk = re.search(
+        r'<select id="bulk-segment".*?</select>', signed_in.get("/customers").text, re.S
+    )
+    assert "Call list" in bulk.group(0) and "At risk" not in bulk.group(0)
+    members = signed_in.get(f"/segments/{automatic_id}").text
+    assert names_in(members) == ["Pat"]
+    assert "Remove selected from this segment" not in members
+    assert 'aria-label="Remove Pat from At risk"' not in members
+    assert "Remove selected from this segment" in signed_in.get(f"/segments/{manual_id}").text
+
+    refusal = "At risk is automatic: its criteria choose its members."
+    joined = signed_in.post(
+        f"/customers/{sam}/segments", data={"segment": str(automatic_id)}, headers=HTMX
+    )
+    assert refusal in joined.text and "was added" not in joined.text
+    added = signed_in.post(
+        "/customers/bulk",
+        data={"action": "add_to_segment", "segment": str(automatic_id), "ids": str(sam)},
+        headers={**HTMX, "HX-Current-URL": "http://localhost/customers"},
+    )
+    assert refusal in added.text
+    row = signed_in.post(
+        f"/segments/{automatic_id}/members/remove",
+        data={"ids": str(pat)},
+        headers={**HTMX, "HX-Target": f"customer-row-{pat}"},
+    )
+    assert row.headers.get("HX-Redirect") == f"/segments/{automatic_id}"  # the row stays
+    assert refusal in signed_in.get(f"/segments/{automatic_id}").text
+    with app.app_context():
+        held = db.session.scalars(
+            select(CustomerSegmentMembership.customer_id).where(
+                CustomerSegmentMembership.customer_segment_id == automatic_id
+            )
+        )
+        assert list(held) == [pat]
+
+
 def test_remove_a_row_from_the_segment_page(app, signed_in, user):
     [c] = make_customers(app, user, {"name": "Row"})
     segment_id = make_segment(app, user, members=[c])
@@ -193,7 +249,7 @@ def test_a_row_edited_on_the_segment_page_stays_a_member_row(app, signed_in, use
 
     cancelled = signed_in.get(cancel_url, headers=HTMX).text
     assert "Remove Row from Loyal" in cancelled and "Delete Row" not in cancelled
-    prefix = f"c-{c.hex[:12]}-"
+    prefix = f"c-{c.hex}-"
     fields = {"name": "Renamed", "email": "r@x.org", "external_customer_id": "row-1"}
     data = {f"{prefix}{k}": v for k, v in fields.items()}
     data |= {f"{prefix}signup_date": "2026-01-01", f"{prefix}tags": "", f"{prefix}version": "1"}
