@@ -144,6 +144,15 @@ def reset_password(token: str) -> Response:
     return render("auth/reset_password.html", "auth_form", form=form, token=token)
 
 
+@bp.get("/logout")
+def logout_page() -> Response:
+    """The log-out page, for a typed or bookmarked /logout: it asks before signing out (a
+    GET that signed out could be triggered by any page linking here)."""
+    if not current_user.is_authenticated:
+        return redirect_to(url_for("auth.login"))
+    return render("auth/logout.html")
+
+
 @bp.post("/logout")
 def logout() -> Response:
     """Sign out: the browser session ends on the server too."""

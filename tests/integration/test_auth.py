@@ -198,9 +198,17 @@ def test_successful_logins_do_not_use_up_the_limit(client, auth, user):
         auth.logout()
 
 
-def test_logout_needs_post(signed_in):
-    assert signed_in.get("/logout").status_code == 405
-    assert signed_in.get("/").status_code == 200
+def test_the_logout_page_asks_before_signing_out(client, signed_in):
+    """A typed or followed /logout gets a page with the button; only its POST signs out
+    (a GET that did could be set off by any page linking here)."""
+    page = signed_in.get("/logout")
+    assert page.status_code == 200
+    assert "Log out?" in page.text and "You are signed in as" in page.text
+    assert re.search(r'<form method="post" action="/logout"', page.text)
+    assert 'name="csrf_token"' in page.text
+    assert signed_in.get("/").status_code == 200  # still signed in
+    signed_in.post("/logout")
+    assert signed_in.get("/logout").headers["Location"] == "/login"
 
 
 def test_each_login_records_one_browser_session(app, client, auth, user):

@@ -52,6 +52,7 @@ ACCOUNT = {
     "auth.create_token",
     "auth.delete_account",
     "auth.logout",
+    "auth.logout_page",
     "auth.time_zone",
     "customers.bulk",
     "customers.index",
