@@ -310,7 +310,7 @@ def _row_form(customer: Customer, formdata=None) -> CustomerForm:
     """The inline form of one row (prefixed, so several rows can be edited at once)."""
     return CustomerForm(
         formdata=formdata,
-        prefix=f"c-{customer.id.hex[:12]}",
+        prefix=f"c-{customer.id.hex}",
         data=_form_data(customer) if formdata is None else None,
     )
 

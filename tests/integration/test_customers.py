@@ -528,9 +528,31 @@ def test_other_accounts_customer_is_404_everywhere(app, signed_in):
         assert db.session.get(Customer, theirs) is not None
 
 
+def test_two_rows_edited_at_once_have_fields_of_their_own(app, signed_in, owner):
+    """Customers imported together have ids that start alike (time-ordered): their editors'
+    field ids must still differ, or each label names the other row's field."""
+    first, second = add_customers(
+        app,
+        owner,
+        [
+            {"id": uuid.UUID("01a24252-81bd-7000-8000-00000000000a"), "name": "One"},
+            {"id": uuid.UUID("01a24252-81bd-7000-8000-00000000000b"), "name": "Two"},
+        ],
+    )
+    ids = [
+        set(
+            re.findall(
+                r'id="([^"]+)"', signed_in.get(f"/customers/{c}/row/edit", headers=HTMX).text
+            )
+        )
+        for c in (first, second)
+    ]
+    assert ids[0] and not ids[0] & ids[1]
+
+
 def test_inline_edit_swaps_the_row_with_errors_then_saves(app, signed_in, owner):
     [cid] = add_customers(app, owner, [{"name": "Inline", "external_customer_id": "in-1"}])
-    prefix = f"c-{cid.hex[:12]}-"
+    prefix = f"c-{cid.hex}-"
     form = signed_in.get(f"/customers/{cid}/row/edit", headers=HTMX)
     assert form.status_code == 200
     assert f'name="{prefix}name"' in form.text
