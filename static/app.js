@@ -207,15 +207,29 @@
   document.addEventListener("htmx:afterSettle", function () { wireToasts(document); });
   document.addEventListener("htmx:oobAfterSwap", function () { wireToasts(document); });
 
-  // A request that failed outright (network down) gets a toast instead of silence.
-  document.addEventListener("htmx:sendError", function () {
+  function errorToast(message) {
     var region = document.getElementById("toasts");
     if (!region) return;
     var toast = document.createElement("div");
     toast.setAttribute("data-toast", "");
     toast.className = "toast pointer-events-auto rounded-md border border-red-200 bg-red-50 px-4 py-3 text-sm text-red-800 shadow-md";
-    toast.textContent = "Could not reach the server. Check your connection and try again.";
+    toast.textContent = message;
     region.appendChild(toast);
     dismissLater(toast);
+  }
+
+  // A request that failed outright (network down) gets a toast instead of silence.
+  document.addEventListener("htmx:sendError", function () {
+    errorToast("Could not reach the server. Check your connection and try again.");
+  });
+
+  // The app answers a failed htmx request (404, an expired form, 500...) with its reason as
+  // an out-of-band toast and nothing else, swapped with "none" (htmx-config in base.html),
+  // so the page stays as it was. An answer without one (a proxy's error page) gets this.
+  document.addEventListener("htmx:responseError", function (event) {
+    var body = event.detail.xhr.responseText || "";
+    if (body.indexOf("hx-swap-oob") === -1) {
+      errorToast("Something went wrong (" + event.detail.xhr.status + "). Reload the page and try again.");
+    }
   });
 })();

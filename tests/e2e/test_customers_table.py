@@ -181,6 +181,30 @@ def test_delete_asks_for_confirmation(signed_up):
     expect(page.get_by_role("status")).to_contain_text("Eve was deleted.")
 
 
+def test_a_row_deleted_in_another_tab_says_so_and_the_table_stays(signed_up):
+    """A failed htmx request (here a 404) shows the server's reason as a toast instead of
+    nothing, and leaves the page as it was."""
+    page = signed_up
+    add_customer(page, "Gone", "g-1", "gone@example.com")
+    add_customer(page, "Stays", "s-1", "stays@example.com")
+    page.goto("/customers")
+    other = page.context.new_page()
+    other.goto(page.url)
+    other.once("dialog", lambda dialog: dialog.accept())
+    other.get_by_role("button", name="Delete Gone").click()
+    expect(other.get_by_role("status")).to_contain_text("Gone was deleted.")
+    other.close()
+
+    page.get_by_role("button", name="Edit Gone").click()
+    expect(page.get_by_role("status")).to_contain_text(
+        "Not found. There is nothing here, or it belongs to another account."
+    )
+    expect(table_names(page)).to_have_count(2)  # nothing swapped away
+    expect(page.get_by_role("link", name="Gone")).to_be_visible()
+    page.get_by_role("button", name="Edit Stays").click()  # the page still works
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Stays")
+
+
 def risk_numbers(page: Page) -> list[int]:
     cells = page.locator("#customer-table tbody tr td:nth-child(7)").all_inner_texts()
     return [int(re.match(r"\d+", text.strip()).group()) for text in cells]
