@@ -205,6 +205,18 @@ def test_a_row_deleted_in_another_tab_says_so_and_the_table_stays(signed_up):
     expect(page.get_by_label("Name", exact=True)).to_have_value("Stays")
 
 
+def test_clear_filters_empties_the_search_box_too(signed_up):
+    page = signed_up
+    add_customer(page, "Alice", "a-1", "alice@example.com")
+    page.goto("/customers")
+    page.get_by_label("Search").fill("zzzzqqq")
+    expect(page.get_by_text("No customers match these filters")).to_be_visible()
+    page.get_by_role("link", name="Clear filters").click()
+    expect(table_names(page)).to_have_text(["Alice"])
+    expect(page.get_by_label("Search")).to_have_value("")
+    expect(page).not_to_have_url(re.compile(r"q="))
+
+
 def risk_numbers(page: Page) -> list[int]:
     cells = page.locator("#customer-table tbody tr td:nth-child(7)").all_inner_texts()
     return [int(re.match(r"\d+", text.strip()).group()) for text in cells]
