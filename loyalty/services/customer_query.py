@@ -278,6 +278,28 @@ def account_customer_count(session: Session) -> int:
     return session.scalar(select(func.coalesce(func.sum(ScoreCount.customers), 0))) or 0
 
 
+def matching_total(session: Session, filters: CustomerFilters) -> tuple[int, bool]:
+    """How many customers `filters` match, as the table's count says it: (total, capped)."""
+    total, capped, _listed = _total(session, filters)
+    return total, capped
+
+
+def _total(session: Session, filters: CustomerFilters) -> tuple[int, bool, str | None]:
+    """(total, capped, the matches' ids when a search alone found few enough, else None)."""
+    # The whole account and a whole segment have exact sizes the database keeps.
+    if not filters.active:
+        return account_customer_count(session), False, None
+    if not filters.narrowed:
+        counts = session.get(SegmentCount, filters.segment_id)
+        return (counts.members if counts else 0), False, None
+    listed = None
+    if filters == CustomerFilters(text=filters.text):
+        total, listed = search_matches(session, filters.text)
+    else:
+        total = count_matches(session, filters)
+    return min(total, COUNT_CAP), total > COUNT_CAP, listed
+
+
 def customer_page(session: Session, query: CustomerQuery, whole: bool = False) -> CustomerPage:
     """One page of the list, found by keyset (fast at any depth), with a capped count.
 
@@ -291,19 +313,7 @@ def customer_page(session: Session, query: CustomerQuery, whole: bool = False) -
         shown = select(Customer, _tag_names()).options(raiseload(Customer.tags))
     else:
         shown = select(*TABLE_COLUMNS, _tag_names())
-    # The whole account and a whole segment have exact sizes the database keeps.
-    listed = None
-    if not query.filters.active:
-        total, capped = account_customer_count(session), False
-    elif not query.filters.narrowed:
-        counts = session.get(SegmentCount, query.filters.segment_id)
-        total, capped = (counts.members if counts else 0), False
-    else:
-        if query.filters == CustomerFilters(text=query.filters.text):
-            total, listed = search_matches(session, query.filters.text)
-        else:
-            total = count_matches(session, query.filters)
-        total, capped = min(total, COUNT_CAP), total > COUNT_CAP
+    total, capped, listed = _total(session, query.filters)
     matched = None if listed is None else among_ids(Customer.id, listed)
     statement = filtered(shown, query.filters, matched)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -31,6 +32,7 @@ from loyalty.services.customer_query import (
     CustomerFilters,
     CustomerQuery,
     customer_page,
+    matching_total,
 )
 from loyalty.services.scoring import rescore, risk_of, scored_as_of
 from loyalty.time_zones import account_zone
@@ -396,8 +398,22 @@ def delete(customer_id: uuid.UUID) -> Response:
     db.session.commit()
     notify(f"{name} was deleted.")
     if request.headers.get("HX-Target", "").startswith("customer-row-"):
-        return fragment("customers/_removed_row.html", url_for("customers.index"))
+        return fragment(
+            "customers/_removed_row.html", url_for("customers.index"), count=viewed_count()
+        )
     return redirect_to(url_for("customers.index"))
+
+
+def viewed_count(segment_id: uuid.UUID | None = None) -> tuple[int, bool, bool] | None:
+    """After a row left the table: how many the view the browser shows now holds (its URL is
+    in HX-Current-URL), as the table's count takes it; None when that view is unknown."""
+    came_from = urlsplit(request.headers.get("HX-Current-URL", ""))
+    if not came_from.path:
+        return None
+    filters = parse_list_query(MultiDict(parse_qsl(came_from.query))).filters
+    if segment_id is not None:
+        filters = replace(filters, segment_id=segment_id)
+    return (*matching_total(db.session, filters), filters.active)
 
 
 def _tags_panel(customer: Customer, error: str = "", typed: str = "", status: int = 200):
@@ -471,6 +487,21 @@ def join_segment(customer_id: uuid.UUID) -> Response:
 
 # The customer table's bulk actions, here and on a segment's page, with nothing ticked.
 NOTHING_SELECTED = "Select at least one customer first."
+
+
+def added_message(added: int, chosen: int, segment_name: str) -> str:
+    """What adding `chosen` customers to a segment did, members already in it included
+    ("Added 0 customers" read as a failure when they were all in it already)."""
+    if added == 0 and chosen:
+        who = "That customer was" if chosen == 1 else "Those customers were"
+        return f"{who} already in {segment_name}."
+    done = f"Added {added} customer{'s' if added != 1 else ''} to {segment_name}"
+    already = chosen - added
+    if already > 0:
+        return f"{done}; {already} {'was' if already == 1 else 'were'} already in it."
+    return f"{done}."
+
+
 # After customer_service.AutomaticSegment's message, what the segment's page offers.
 BY_HAND = 'To choose them by hand, save its criteria with "Add once" on its page.'
 
@@ -499,7 +530,7 @@ def bulk() -> Response:
             notify(f"{error} {BY_HAND}", "error")
         else:
             db.session.commit()
-            notify(f"Added {added} customer{'s' if added != 1 else ''} to {segment.name}.")
+            notify(added_message(added, len(set(ids)), segment.name))
     else:
         abort(400)
     return _table_after_change()

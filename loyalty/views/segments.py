@@ -30,10 +30,12 @@ from loyalty.services import segments as segment_service
 from loyalty.views.customers import (
     BY_HAND,
     NOTHING_SELECTED,
+    added_message,
     filter_form_tags,
     parse_list_query,
     pushing_view_url,
     table_context,
+    viewed_count,
 )
 
 bp = Blueprint("segments", __name__, url_prefix="/segments")
@@ -304,12 +306,13 @@ def delete(segment_id: uuid.UUID) -> Response:
 def add_members(segment_id: uuid.UUID) -> Response:
     """Add customers (by id) to a segment; from a customer page it swaps that page's list."""
     segment = get_or_404(CustomerSegment, segment_id)
+    chosen = _ids_from_form()
     try:
-        added = customer_service.add_to_segment(db.session, segment, _ids_from_form())
+        added = customer_service.add_to_segment(db.session, segment, chosen)
     except customer_service.AutomaticSegment as error:
         return _not_by_hand(segment, error)
     db.session.commit()
-    notify(f"Added {added} customer{'s' if added != 1 else ''} to {segment.name}.")
+    notify(added_message(added, len(set(chosen)), segment.name))
     return _after_membership_change(segment)
 
 
@@ -366,6 +369,8 @@ def _after_membership_change(segment: CustomerSegment) -> Response:
         )
     if request.headers.get("HX-Target", "").startswith("customer-row-"):
         return fragment(
-            "customers/_removed_row.html", url_for("segments.detail", segment_id=segment.id)
+            "customers/_removed_row.html",
+            url_for("segments.detail", segment_id=segment.id),
+            count=viewed_count(segment.id),
         )
     return redirect_to(url_for("segments.detail", segment_id=segment.id))

@@ -12,8 +12,17 @@ import pytest
 from sqlalchemy import event, func, select
 
 from loyalty.extensions import db
-from loyalty.models import Customer, CustomerSegment, CustomerSegmentMembership, CustomerTag
+from loyalty.models import (
+    Customer,
+    CustomerSegment,
+    CustomerSegmentMembership,
+    CustomerTag,
+    EngagementEvent,
+)
 from loyalty.services import customer_query
+from loyalty.services import customers as customer_service
+from loyalty.services.scoring import rescore
+from loyalty.types import utcnow
 from tests import factories
 
 HTMX = {"HX-Request": "true"}
@@ -614,6 +623,57 @@ def test_delete_from_row_and_from_page(app, signed_in, owner):
         assert db.session.scalar(select(func.count()).select_from(Customer)) == 0
 
 
+def test_a_row_deleted_in_place_updates_the_count_above_the_rows(app, signed_in, owner):
+    """The count is swapped out-of-band with the view's own filters, as the table says it."""
+    first, _, _ = add_customers(
+        app, owner, [{"name": "Ann One"}, {"name": "Ann Two"}, {"name": "Bob"}]
+    )
+    response = signed_in.post(
+        f"/customers/{first}/delete",
+        headers={
+            **HTMX,
+            "HX-Target": f"customer-row-{first}",
+            "HX-Current-URL": "http://localhost/customers?q=ann&sort=name",
+        },
+    )
+    count = re.search(r'<p [^>]*id="match-count"[^>]*>(.*?)</p>', response.text, re.S)
+    assert 'hx-swap-oob="true"' in count.group(0)
+    assert " ".join(count.group(1).split()) == "1 customer matches"
+    segment_id = make_segment_with(app, owner, [c for c in add_customers(app, owner, [{}])])
+    [member] = segment_members(app, segment_id)
+    removed = signed_in.post(
+        f"/segments/{segment_id}/members/remove",
+        data={"ids": str(member)},
+        headers={
+            **HTMX,
+            "HX-Target": f"customer-row-{member}",
+            "HX-Current-URL": f"http://localhost/segments/{segment_id}",
+        },
+    )
+    assert re.search(r'id="match-count"[^>]*>\s*0 customers match\s*</p>', removed.text)
+
+
+def make_segment_with(app, owner, members):
+    with app.app_context():
+        segment = CustomerSegment(user_id=owner.id, name="Few")
+        db.session.add(segment)
+        db.session.flush()
+        customer_service.add_to_segment(db.session, segment, members)
+        db.session.commit()
+        return segment.id
+
+
+def segment_members(app, segment_id):
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                select(CustomerSegmentMembership.customer_id).where(
+                    CustomerSegmentMembership.customer_segment_id == segment_id
+                )
+            )
+        )
+
+
 def test_bulk_delete_and_add_to_segment(app, signed_in, owner):
     ids = add_customers(app, owner, [{"name": f"B{n}"} for n in range(4)])
     with app.app_context():
@@ -642,7 +702,17 @@ def test_bulk_delete_and_add_to_segment(app, signed_in, owner):
         },
         headers=headers,
     )
-    assert "Added 0 customers to Champions." in again.text
+    assert "Those customers were already in Champions." in again.text
+    some = signed_in.post(
+        "/customers/bulk",
+        data={
+            "ids": [str(i) for i in ids[2:4]],
+            "action": "add_to_segment",
+            "segment": str(segment_id),
+        },
+        headers=headers,
+    )
+    assert "Added 1 customer to Champions; 1 was already in it." in some.text
     deleted = signed_in.post(
         "/customers/bulk",
         data={"ids": [str(ids[0]), str(ids[3])], "action": "delete"},
