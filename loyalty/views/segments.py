@@ -147,6 +147,7 @@ def edit(segment_id: uuid.UUID) -> Response:
 
 
 RULE_INPUTS = ("field", "op", "value", "value2", "count", "event_type", "days")
+TYPED_INPUTS = ("value", "value2", "count", "event_type", "days")  # the rest are menus
 MAX_EDITOR_ROWS = 20
 
 
@@ -218,12 +219,13 @@ def _editor(
     match: str,
     rows: list[dict[str, str]],
     status: int = 200,
-    fresh: int | None = None,
+    quiet: frozenset[int] = frozenset(),
 ):
     """The criteria editor with a live count and the first matches (nothing is saved).
 
-    `fresh` is the index of a rule just added: nothing has been typed into it yet, so it
-    shows no errors (the preview still waits for it to be finished)."""
+    `quiet` holds the rules that show no errors yet: nothing has been typed into them (one
+    just added, or just switched to another field), so "Enter the number of events" would
+    scold before the user could; the preview still waits for them to be finished."""
     problems: CriteriaError | None = None
     total, first, sentences = None, [], []
     try:
@@ -242,7 +244,7 @@ def _editor(
         match=match,
         rows=rows,
         problems=problems,
-        fresh=fresh,
+        quiet=quiet,
         total=total,
         first=first,
         sentences=sentences,
@@ -258,15 +260,16 @@ def criteria_preview(segment_id: uuid.UUID) -> Response:
     """Re-draw the editor after any change (add or remove a rule), with a live preview."""
     segment = get_or_404(CustomerSegment, segment_id)
     rows = _editor_rows(request.form)
-    fresh = None
     if request.form.get("add"):
         rows.append({**dict.fromkeys(RULE_INPUTS, ""), "field": "churn_risk", "op": "above"})
-        fresh = len(rows) - 1
     remove = request.form.get("remove", "")
     if remove.isdigit() and int(remove) < len(rows):
         rows.pop(int(remove))
     match = "any" if request.form.get("match") == "any" else "all"
-    response = _editor(segment, match, rows, fresh=fresh)
+    untouched = frozenset(
+        i for i, row in enumerate(rows) if not any(row.get(name) for name in TYPED_INPUTS)
+    )
+    response = _editor(segment, match, rows, quiet=untouched)
     response.status_code = 200  # a rule being typed is not an error yet
     return response
 

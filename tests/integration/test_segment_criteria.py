@@ -85,6 +85,28 @@ def test_preview_of_a_half_typed_rule_says_what_is_missing(app, signed_in, user)
     assert "Finish the rules above to see who matches." in response.text
 
 
+def test_a_rule_switched_to_another_field_shows_no_errors_until_typed_in(app, signed_in, user):
+    """Picking "Events" or "between" is not a mistake yet: the rule waits to be filled in,
+    and the boxes say what goes in them instead of showing numbers that look like values."""
+    segment_id = make_segment(app, user)
+    for rule in (
+        {"rules-0-field": "events", "rules-0-op": "at_least"},
+        {"rules-0-field": "signup_date", "rules-0-op": "between"},
+    ):
+        response = signed_in.post(
+            f"/segments/{segment_id}/criteria/preview", data=rule, headers=HTMX
+        )
+        assert 'role="alert"' not in response.text, rule
+        assert "Finish the rules above to see who matches." in response.text
+    events = signed_in.post(
+        f"/segments/{segment_id}/criteria/preview",
+        data={"rules-0-field": "events", "rules-0-op": "at_least", "rules-0-count": "2"},
+        headers=HTMX,
+    ).text
+    assert 'role="alert"' in events  # typed in, half done: now it says what is missing
+    assert 'placeholder="how many"' in events and 'placeholder="days"' in events
+
+
 def test_add_and_remove_rules_in_the_editor(app, signed_in, user):
     segment_id = make_segment(app, user)
     added = signed_in.post(
