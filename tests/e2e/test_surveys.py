@@ -60,6 +60,7 @@ def test_answer_a_personal_link_inside_another_sites_iframe(signed_up, browser, 
     page.get_by_role("button", name="Create survey").click()
     expect(page.get_by_role("heading", name="Quarterly check-in")).to_be_visible()
     survey_url = page.url
+    snippet = page.locator("pre code").first.inner_text()  # the page's embed snippet
 
     page.goto(customer_url)
     page.get_by_label("Survey to send").select_option(label="Quarterly check-in")
@@ -74,9 +75,17 @@ def test_answer_a_personal_link_inside_another_sites_iframe(signed_up, browser, 
     expect(page.get_by_text("nora@example.com")).to_be_visible()
     expect(page.get_by_role("link", name=link)).to_be_visible()
 
-    frame = f'<h1>Partner</h1><iframe id="survey" src="{link}" width="380" height="700"></iframe>'
+    # The snippet as the survey page gives it, on a phone: the whole form fits its height,
+    # with the error of an answer sent without a score too.
+    frame = "<h1>Partner</h1>" + snippet.replace(f"{live_server}/s/TOKEN", link).replace(
+        "<iframe ", '<iframe id="survey" '
+    )
+    height = int(re.search(r'height="(\d+)"', snippet).group(1))
     with partner_site(browser, frame) as partner:
         survey = partner.frame_locator("#survey")
+        survey.get_by_role("button", name="Send my answer").click()
+        expect(survey.get_by_text("Choose a score from 0 to 10.")).to_be_visible()
+        assert survey.locator("html").evaluate("html => html.scrollHeight") <= height
         survey.get_by_text("9", exact=True).click()
         survey.get_by_label("What is the main reason for your score?").fill("Nora's team loves it")
         survey.get_by_role("button", name="Send my answer").click()
