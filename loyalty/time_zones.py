@@ -17,10 +17,39 @@ DEFAULT_ZONE = "UTC"
 UTC_ZONE = ZoneInfo(DEFAULT_ZONE)
 
 
+# Names the system's zone database has that are no place: this machine's own zone, and a
+# zone for unset clocks.
+_NOT_ZONES = frozenset({"localtime", "Factory"})
+# The areas of the zones a person picks from: "Europe/Paris", not "CET", "W-SU" or "Etc/GMT+5"
+# (whose sign is the reverse of what it reads).
+MENU_AREAS = frozenset(
+    {
+        "Africa",
+        "America",
+        "Antarctica",
+        "Arctic",
+        "Asia",
+        "Atlantic",
+        "Australia",
+        "Europe",
+        "Indian",
+        "Pacific",
+    }
+)
+
+
 @cache
 def zone_names() -> tuple[str, ...]:
     """Every IANA zone name, sorted (aliases too: browsers report some, like Asia/Calcutta)."""
-    return tuple(sorted(available_timezones() | {DEFAULT_ZONE}))
+    return tuple(sorted((available_timezones() - _NOT_ZONES) | {DEFAULT_ZONE}))
+
+
+@cache
+def menu_zone_names() -> tuple[str, ...]:
+    """The zones a menu offers: UTC, then each place's zone by area (any of `zone_names`
+    is still taken, as a browser may report an old alias)."""
+    places = sorted(name for name in zone_names() if name.split("/")[0] in MENU_AREAS)
+    return (DEFAULT_ZONE, *places)
 
 
 def zone_named(name: object) -> ZoneInfo | None:

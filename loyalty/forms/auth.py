@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
-from loyalty.time_zones import DEFAULT_ZONE, zone_named, zone_names
+from loyalty.time_zones import DEFAULT_ZONE, menu_zone_names, zone_named
 
 # NIST SP 800-63B: at least 8 characters, allow long pass-phrases.
 PASSWORD_MIN_LENGTH = 8
@@ -122,7 +122,10 @@ class TimeZoneForm(FlaskForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.time_zone.choices = [(name, name.replace("_", " ")) for name in zone_names()]
+        names = menu_zone_names()
+        if self.time_zone.data not in names and zone_named(self.time_zone.data):
+            names = (self.time_zone.data, *names)  # an alias the browser reported stays shown
+        self.time_zone.choices = [(name, name.replace("_", " ")) for name in names]
 
     def validate_time_zone(self, field: SelectField) -> None:
         """Only a zone of the list: a typo would otherwise be stored and silently ignored."""

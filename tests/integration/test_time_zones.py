@@ -72,6 +72,20 @@ def test_the_account_page_changes_the_zone_and_refuses_one_not_on_its_list(app, 
     assert '<option selected value="Asia/Tokyo">Asia/Tokyo</option>' in page
 
 
+def test_the_zone_menu_offers_places_and_keeps_an_alias_a_browser_reported(app, signed_in, user):
+    options = re.findall(r'<option[^>]*value="([^"]+)"', signed_in.get("/account").text)
+    assert options[0] == "UTC" and "Europe/Paris" in options and "America/New_York" in options
+    for name in ("CET", "W-SU", "Zulu", "localtime", "Etc/GMT+5", "US/Eastern"):
+        assert name not in options, name
+    set_zone(app, user, "Asia/Calcutta")  # what some browsers still report for India
+    page = signed_in.get("/account").text
+    assert re.search(
+        r'<option selected value="Asia/Calcutta">|<option value="Asia/Calcutta" selected', page
+    )
+    refused = signed_in.post("/account/time-zone", data={"time_zone": "localtime"})
+    assert refused.status_code == 422
+
+
 def test_events_are_typed_and_shown_in_the_accounts_zone_and_stored_in_utc(app, signed_in, user):
     set_zone(app, user, "America/New_York")
     cid = make_customer(app, user)
