@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
+from loyalty.domain import scoring
 from loyalty.types import JSONType, UTCDateTime, utcnow
 
 # Stable constraint names, so migrations can refer to them on both databases.
@@ -149,6 +150,11 @@ class Customer(AccountOwned, Timestamps, Base):
     tags: Mapped[list[CustomerTag]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="CustomerTag.tag"
     )
+
+    @property
+    def knows_nothing(self) -> bool:
+        """No event and no answer yet: the score is a placeholder (as the table's rows say)."""
+        return scoring.knows_nothing(self.churn_risk_facts)
 
 
 class CustomerSearch(AccountOwned, Base):

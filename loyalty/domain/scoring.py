@@ -10,7 +10,7 @@ discount.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -227,6 +227,19 @@ def _days(delta: timedelta) -> int:
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def knows_nothing(stored: Mapping | None) -> bool:
+    """Whether a customer's stored facts (STORED_FACTS) say nothing is known about them: no
+    event and no survey answer, so their score is INSUFFICIENT_DATA_SCORE, a placeholder
+    to flag rather than show as a risk. False when not scored at all (None)."""
+    if not stored:
+        return False
+    return (
+        (stored.get("event_count") or 0) <= 0
+        and stored.get("latest_nps") is None
+        and stored.get("latest_satisfaction") is None
+    )
 
 
 def score_churn_risk(facts: CustomerFacts, now: datetime) -> ChurnRisk:

@@ -113,6 +113,7 @@ class CustomerQuery:
 # What a row of the customer table shows. The table reads these columns as plain rows
 # (attribute access by the same names), not as whole customers: building ORM objects took
 # more time than the query itself.
+_FACTS = Customer.churn_risk_facts
 TABLE_COLUMNS = (
     Customer.id,
     Customer.name,
@@ -121,6 +122,12 @@ TABLE_COLUMNS = (
     Customer.signup_date,
     Customer.last_engagement_date,
     Customer.churn_risk_score,
+    # scoring.knows_nothing in SQL (the rows are tuples, not Customers): flagged, not a risk.
+    and_(
+        _FACTS["event_count"].as_integer() == 0,
+        _FACTS["latest_nps"].as_integer().is_(None),
+        _FACTS["latest_satisfaction"].as_integer().is_(None),
+    ).label("knows_nothing"),
 )
 TableRow = namedtuple("TableRow", [column.key for column in TABLE_COLUMNS])
 

@@ -212,6 +212,31 @@ def test_a_segment_filtered_to_nothing_says_so_rather_than_empty(app, signed_in,
     assert "No members yet" not in html
 
 
+def test_a_customer_nothing_is_known_about_is_flagged_not_shown_as_a_risk(app, signed_in, owner):
+    """The placeholder score of a customer with no events and no answers is not a medium
+    risk: the table, an edited row and the customer page say there is no data yet."""
+    quiet, busy = add_customers(app, owner, [{"name": "Quiet"}, {"name": "Busy"}])
+    with app.app_context():
+        db.session.add(
+            EngagementEvent(
+                user_id=owner.id, customer_id=busy, event_type="login", event_date=utcnow()
+            )
+        )
+        rescore(db.session, owner.id)
+        db.session.commit()
+
+    def badge(html: str, customer_id) -> str:
+        row = re.search(rf'<tr id="customer-row-{customer_id}".*?</tr>', html, re.S).group(0)
+        return " ".join(re.sub(r"<[^>]+>", " ", row.split("</td>")[-3]).split())
+
+    table = signed_in.get("/customers").text
+    assert badge(table, quiet) == "50 no data yet, a starting guess"
+    assert "no data" not in badge(table, busy) and "risk" in badge(table, busy)
+    edited = signed_in.get(f"/customers/{quiet}/row", headers=HTMX).text
+    assert "no data" in badge(edited, quiet)
+    assert "no data</span>" in signed_in.get(f"/customers/{quiet}").text
+
+
 def test_table_fragment_for_htmx_and_whole_page_otherwise(app, signed_in, owner):
     add_customers(app, owner, [{"name": "Frag"}])
     page = signed_in.get("/customers?sort=name")

@@ -418,3 +418,11 @@ def test_the_explanation_says_where_the_points_start_and_where_they_stop():
 
     nothing_known = score_churn_risk(CustomerFacts(), NOW)
     assert nothing_known.starting_score is None and not nothing_known.clamped
+
+
+def test_stored_facts_of_a_customer_nothing_is_known_about_say_so():
+    empty = {"event_count": 0, "latest_nps": None, "latest_satisfaction": None}
+    assert scoring.knows_nothing(empty)
+    assert not scoring.knows_nothing({**empty, "event_count": 1})
+    assert not scoring.knows_nothing({**empty, "latest_nps": 3})  # an answer is something
+    assert not scoring.knows_nothing(None)  # not scored at all: another case
