@@ -7,6 +7,8 @@ the API views' own constants, so the document cannot describe rules the code doe
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from loyalty.domain import api_input, importing
 from loyalty.domain.bands import RISK_BANDS
 from loyalty.domain.scoring import EVENT_TYPE_MAX_LENGTH
@@ -326,6 +328,91 @@ def _survey() -> dict:
     }
 
 
+def _survey_send() -> dict:
+    return {
+        "type": "object",
+        "description": api_input.SEND_ONE_OF,
+        "additionalProperties": False,
+        "properties": {
+            "customerIds": _customer_ids()["properties"]["customerIds"],
+            "segmentId": {"type": "string", "format": "uuid"},
+        },
+        "oneOf": [{"required": ["customerIds"]}, {"required": ["segmentId"]}],
+    }
+
+
+def _send_result() -> dict:
+    uuid = {"type": "string", "format": "uuid"}
+    return {
+        "type": "object",
+        "required": ["created", "skipped", "delivered", "invitations"],
+        "properties": {
+            "created": {"type": "integer", "description": "Invitations made now"},
+            "skipped": {
+                "type": "integer",
+                "description": "Customers left out: they already hold an open link",
+            },
+            "delivered": {
+                "type": "integer",
+                "description": "Sent by e-mail (SMTP configured); otherwise 0: see the outbox",
+            },
+            "invitations": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "customerId", "link"],
+                    "properties": {
+                        "id": uuid,
+                        "customerId": uuid,
+                        "link": {"type": "string", "format": "uri"},
+                    },
+                },
+            },
+        },
+    }
+
+
+def _invitation(statuses: list[str]) -> dict:
+    uuid = {"type": "string", "format": "uuid"}
+    time = {"type": "string", "format": "date-time"}
+    nullable_time = {"type": ["string", "null"], "format": "date-time"}
+    return {
+        "type": "object",
+        "required": ["id", "surveyId", "customerId", "link", "status", "sentAt"],
+        "properties": {
+            "id": uuid,
+            "surveyId": uuid,
+            "customerId": uuid,
+            "link": {"type": "string", "format": "uri", "description": "The personal link"},
+            "status": {"enum": statuses},
+            "emailTo": {"type": "string"},
+            "emailSubject": {"type": "string"},
+            "emailBody": {"type": "string"},
+            "sentAt": time,
+            "deliveredAt": {**nullable_time, "description": "null: only in the outbox"},
+            "expiresAt": nullable_time,
+            "answeredAt": nullable_time,
+            "revokedAt": {**nullable_time, "description": "When the link was switched off"},
+        },
+    }
+
+
+def _customer_ids() -> dict:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["customerIds"],
+        "properties": {
+            "customerIds": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": api_input.MAX_IDS,
+                "items": {"type": "string", "format": "uuid"},
+            }
+        },
+    }
+
+
 def _collection(schema: str, listed: str, added: str, limit: dict, conflicts: bool = False) -> dict:
     """GET (newest first, by cursor) and POST of a collection (segments and surveys)."""
     return {
@@ -392,7 +479,9 @@ def _path_id(name: str) -> dict:
     }
 
 
-def build(list_limit_max: int, list_params: dict[str, str]) -> dict:
+def build(
+    list_limit_max: int, list_params: dict[str, str], invitation_statuses: Iterable[str]
+) -> dict:
     """The whole document."""
     date = {"type": "string", "format": "date"}
     list_parameters = {
@@ -555,6 +644,19 @@ def build(list_limit_max: int, list_params: dict[str, str]) -> dict:
                     "responses": _responses({"200": _json(_ref("Event"))}, "401", "429")
                     | NOT_FOUND,
                 },
+                "put": {
+                    "summary": "Replace an event (a date left out keeps the stored one); "
+                    "its customer is rescored",
+                    "requestBody": _body(_ref("EventInput")),
+                    "responses": _responses({"200": _json(_ref("Event"))}, *WRITE_ERRORS)
+                    | NOT_FOUND,
+                },
+                "patch": {
+                    "summary": "Change some fields of an event; its customer is rescored",
+                    "requestBody": _body({**_event_input(), "required": []}),
+                    "responses": _responses({"200": _json(_ref("Event"))}, *WRITE_ERRORS)
+                    | NOT_FOUND,
+                },
                 "delete": {
                     "summary": "Delete an event (its customer is rescored)",
                     "responses": _responses(
@@ -669,6 +771,44 @@ def build(list_limit_max: int, list_params: dict[str, str]) -> dict:
                     | NOT_FOUND,
                 },
             },
+            "/api/surveys/{surveyId}/send": {
+                "parameters": [_path_id("surveyId")],
+                "post": {
+                    "summary": "Send personal links to customers or a segment's members "
+                    "(all must be yours, else 404 and nothing is sent; an open link is not "
+                    "sent twice)",
+                    "requestBody": _body(_ref("SurveySend")),
+                    "responses": _responses({"200": _json(_ref("SurveySendResult"))}, *WRITE_ERRORS)
+                    | NOT_FOUND,
+                },
+            },
+            "/api/surveys/{surveyId}/invitations": {
+                "parameters": [_path_id("surveyId")],
+                "get": {
+                    "summary": "A survey's personal links with their e-mails, newest first",
+                    "parameters": [_query("cursor", {"type": "string"}), limit],
+                    "responses": _responses(
+                        {"200": _json(_page_of("Invitation"))}, "401", "422", "429"
+                    )
+                    | NOT_FOUND,
+                },
+            },
+            "/api/invitations/{invitationId}": {
+                "parameters": [_path_id("invitationId")],
+                "get": {
+                    "summary": "One personal link",
+                    "responses": _responses({"200": _json(_ref("Invitation"))}, "401", "429")
+                    | NOT_FOUND,
+                },
+            },
+            "/api/invitations/{invitationId}/revoke": {
+                "parameters": [_path_id("invitationId")],
+                "post": {
+                    "summary": "Switch a personal link off (an answer already given stays)",
+                    "responses": _responses({"200": _json(_ref("Invitation"))}, "401", "403", "429")
+                    | NOT_FOUND,
+                },
+            },
             "/api/responses/{responseId}": {
                 "parameters": [_path_id("responseId")],
                 "get": {
@@ -703,21 +843,12 @@ def build(list_limit_max: int, list_params: dict[str, str]) -> dict:
                 "EventBatchResult": _batch_result(),
                 "SegmentInput": _segment_input(),
                 "Segment": _segment(),
-                "CustomerIds": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["customerIds"],
-                    "properties": {
-                        "customerIds": {
-                            "type": "array",
-                            "minItems": 1,
-                            "maxItems": api_input.MAX_IDS,
-                            "items": {"type": "string", "format": "uuid"},
-                        }
-                    },
-                },
+                "CustomerIds": _customer_ids(),
                 "SurveyInput": _survey_input(),
                 "Survey": _survey(),
+                "SurveySend": _survey_send(),
+                "SurveySendResult": _send_result(),
+                "Invitation": _invitation(list(invitation_statuses)),
                 "SurveyResponse": {
                     "type": "object",
                     "required": ["id", "surveyId", "customerId", "response", "submittedAt"],

@@ -56,20 +56,27 @@ class InputError(ValueError):
         self.errors = errors
 
 
-def _check_keys(data: object, allowed: set[str] | dict, read_only: frozenset[str]) -> dict:
+def _object(data: object) -> dict:
     if not isinstance(data, dict):
         raise InputError({"": "Expected a JSON object."})
-    unknown = [k for k in data if k not in allowed and k not in read_only]
-    if unknown:
-        raise InputError({k: "Unknown field." for k in unknown[:20]})
     return data
+
+
+def _unknown_fields(data: dict, allowed: set[str] | dict, read_only: frozenset[str]) -> dict:
+    """An error for each name a client may not send (the first 20), reported together with
+    every other field's error."""
+    unknown = [k for k in data if k not in allowed and k not in read_only]
+    return {k: "Unknown field." for k in unknown[:20]}
 
 
 def customer_input(data: object) -> importing.CustomerRecord:
     """A whole customer from JSON; read-only fields (id, churnRiskScore, timestamps) are
-    ignored, unknown ones refused. (PATCH merges the stored values in first.)"""
-    data = _check_keys(data, CUSTOMER_FIELDS, CUSTOMER_READ_ONLY)
-    errors: dict[str, str] = {}
+    ignored, unknown ones refused. (PATCH merges the stored values in first.)
+
+    Every field's error is reported at once: a field of the wrong type is left out of the
+    import's checks, which then judge the others."""
+    data = _object(data)
+    errors = _unknown_fields(data, CUSTOMER_FIELDS, CUSTOMER_READ_ONLY)
     for key in ("externalCustomerId", "name", "email", "signupDate"):
         value = data.get(key)
         if value is not None and not isinstance(value, str):
@@ -77,23 +84,25 @@ def customer_input(data: object) -> importing.CustomerRecord:
     tags = data.get("tags")
     if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
         errors["tags"] = "Expected a list of strings."
-    if errors:
-        raise InputError(errors)
     mapping = {internal: key for key, internal in CUSTOMER_FIELDS.items()}
-    if "tags" not in data:
+    if "tags" not in data or "tags" in errors:
         mapping["tags"] = None
-    result = importing.validate_row(1, data, mapping)
+    checkable = {k: v for k, v in data.items() if k not in errors}
+    result = importing.validate_row(1, checkable, mapping)
     if isinstance(result, list):
         names = {internal: key for key, internal in CUSTOMER_FIELDS.items()}
-        raise InputError({names.get(e.field, e.field): e.message for e in result})
+        for e in result:
+            errors.setdefault(names.get(e.field, e.field), e.message)
+    if errors:
+        raise InputError(errors)
     return result
 
 
 def event_input(data: object, now: datetime) -> tuple[str, datetime, dict]:
     """An engagement event from JSON: (type, date, details); the date defaults to now and
     may not be later than now (give or take a client's clock, `dates.check_event_date`)."""
-    data = _check_keys(data, EVENT_FIELDS, EVENT_READ_ONLY)
-    errors: dict[str, str] = {}
+    data = _object(data)
+    errors = _unknown_fields(data, EVENT_FIELDS, EVENT_READ_ONLY)
     event_type = data.get("eventType")
     if not isinstance(event_type, str):
         errors["eventType"] = "Missing." if event_type is None else "Expected a string."
@@ -171,8 +180,8 @@ def _text_field(
 def segment_input(data: object) -> dict:
     """A segment from JSON: name, description, criteria (validated by the criteria rules),
     isAutomatic. Returns the clean values under the same names."""
-    data = _check_keys(data, SEGMENT_FIELDS, SEGMENT_READ_ONLY)
-    errors: dict[str, str] = {}
+    data = _object(data)
+    errors = _unknown_fields(data, SEGMENT_FIELDS, SEGMENT_READ_ONLY)
     clean: dict = {
         "name": _text_field(data, "name", SEGMENT_NAME_MAX, errors, required=True),
         "description": _text_field(data, "description", SEGMENT_DESCRIPTION_MAX, errors) or "",
@@ -197,8 +206,8 @@ def segment_input(data: object) -> dict:
 
 def survey_input(data: object, kinds: dict[str, str], default_questions: dict[str, str]) -> dict:
     """A survey from JSON: title, description, kind (nps, satisfaction, text), question."""
-    data = _check_keys(data, SURVEY_FIELDS, SURVEY_READ_ONLY)
-    errors: dict[str, str] = {}
+    data = _object(data)
+    errors = _unknown_fields(data, SURVEY_FIELDS, SURVEY_READ_ONLY)
     clean = {
         "title": _text_field(data, "title", SURVEY_TITLE_MAX, errors, required=True),
         "description": _text_field(data, "description", SURVEY_DESCRIPTION_MAX, errors) or "",
@@ -214,21 +223,57 @@ def survey_input(data: object, kinds: dict[str, str], default_questions: dict[st
     return clean
 
 
+def _uuid_list(values: object) -> tuple[list[uuid.UUID], str | None]:
+    """A non-empty list of UUID strings, or what is wrong with it."""
+    if not isinstance(values, list) or not values:
+        return [], "Expected a non-empty list of ids."
+    if len(values) > MAX_IDS:
+        return [], f"At most {MAX_IDS:,} ids."
+    if all(isinstance(v, str) for v in values):
+        try:
+            return [uuid.UUID(v) for v in values], None
+        except ValueError:
+            pass
+    return [], "Every id must be a UUID string."
+
+
 def id_list(data: object, key: str = "customerIds") -> list[uuid.UUID]:
     """A non-empty list of UUID strings under `key`."""
-    data = _check_keys(data, {key}, frozenset())
-    values = data.get(key)
-    if not isinstance(values, list) or not values:
-        raise InputError({key: "Expected a non-empty list of ids."})
-    if len(values) > MAX_IDS:
-        raise InputError({key: f"At most {MAX_IDS:,} ids."})
-    problem = InputError({key: "Every id must be a UUID string."})
-    if not all(isinstance(v, str) for v in values):
-        raise problem
-    try:
-        return [uuid.UUID(v) for v in values]
-    except ValueError:
-        raise problem from None
+    data = _object(data)
+    errors = _unknown_fields(data, {key}, frozenset())
+    ids, error = _uuid_list(data.get(key))
+    if error:
+        errors[key] = error
+    if errors:
+        raise InputError(errors)
+    return ids
+
+
+SEND_FIELDS = ("customerIds", "segmentId")
+SEND_ONE_OF = "Give either customerIds or segmentId (exactly one of them)."
+
+
+def send_input(data: object) -> tuple[list[uuid.UUID] | None, uuid.UUID | None]:
+    """Whom a survey goes to: (customer ids, None) or (None, segment id), from
+    `{"customerIds": [...]}` or `{"segmentId": "..."}` (exactly one of them)."""
+    data = _object(data)
+    errors = _unknown_fields(data, set(SEND_FIELDS), frozenset())
+    given = [key for key in SEND_FIELDS if data.get(key) is not None]
+    if len(given) != 1:
+        errors[""] = SEND_ONE_OF
+    customer_ids, segment_id = None, None
+    if "customerIds" in given:
+        customer_ids, error = _uuid_list(data["customerIds"])
+        if error:
+            errors["customerIds"] = error
+    if "segmentId" in given:
+        try:
+            segment_id = uuid.UUID(str(data["segmentId"]))
+        except ValueError:
+            errors["segmentId"] = "Expected a segment id (a UUID)."
+    if errors:
+        raise InputError(errors)
+    return customer_ids, segment_id
 
 
 RESPONSE_FIELDS = {"customerId", "score", "comment"}
@@ -237,12 +282,17 @@ RESPONSE_FIELDS = {"customerId", "score", "comment"}
 def response_input(data: object, kind: str) -> tuple[uuid.UUID, dict]:
     """An answer recorded through the API: the customer's id and the answer, checked by the
     same rules as the public form."""
-    data = _check_keys(data, RESPONSE_FIELDS, frozenset())
+    data = _object(data)
+    errors = _unknown_fields(data, RESPONSE_FIELDS, frozenset())
+    customer_id = None
     try:
         customer_id = uuid.UUID(str(data.get("customerId")))
     except ValueError:
-        raise InputError({"customerId": "Expected the customer's id (a UUID)."}) from None
+        errors["customerId"] = "Expected the customer's id (a UUID)."
     try:
-        return customer_id, parse_answer(kind, data.get("score"), data.get("comment"))
+        answer = parse_answer(kind, data.get("score"), data.get("comment"))
     except AnswerError as error:
-        raise InputError(error.errors) from None
+        errors.update(error.errors)
+    if errors or customer_id is None:
+        raise InputError(errors)
+    return customer_id, answer

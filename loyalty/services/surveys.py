@@ -233,7 +233,9 @@ def revoke(session: Session, invitation: SurveyInvitation) -> None:
     session.flush()
 
 
-def outbox(session: Session, survey_id: uuid.UUID | None = None, older: str = "") -> paging.Page:
+def outbox(
+    session: Session, survey_id: uuid.UUID | None = None, older: str = "", limit: int = OUTBOX_PAGE
+) -> paging.Page:
     """The simulated mailbox: every invitation as the e-mail it is (one query per page).
 
     Rows are (invitation, customer name, survey title)."""
@@ -250,7 +252,7 @@ def outbox(session: Session, survey_id: uuid.UUID | None = None, older: str = ""
         SurveyInvitation.sent_at,
         SurveyInvitation.id,
         older,
-        OUTBOX_PAGE,
+        limit,
         position=lambda row: (row[0].sent_at, row[0].id),
         scalars=False,
     )

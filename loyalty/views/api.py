@@ -8,6 +8,7 @@ token for changes. Field names are the spec's (`externalCustomerId`, `churnRiskS
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
@@ -24,6 +25,7 @@ from loyalty.domain.api_input import (
     id_list,
     response_input,
     segment_input,
+    send_input,
     survey_input,
 )
 from loyalty.domain.bands import RISK_BANDS, risk_band
@@ -37,10 +39,11 @@ from loyalty.models import (
     CustomerSegment,
     EngagementEvent,
     FeedbackSurvey,
+    SurveyInvitation,
     SurveyResponse,
 )
 from loyalty.services import customers as customer_service
-from loyalty.services import event_ingestion, paging
+from loyalty.services import event_ingestion, mail, paging
 from loyalty.services import events as event_service
 from loyalty.services import segment_criteria as criteria_service
 from loyalty.services import segments as segment_service
@@ -50,6 +53,7 @@ from loyalty.services.customer_query import SORTABLE, customer_page, is_cursor
 from loyalty.services.scoring import rescore, risk_of, scored_as_of
 from loyalty.types import utcnow
 from loyalty.views.customers import parse_list_query
+from loyalty.views.public import personal_link
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -171,6 +175,21 @@ def _keyset_cursor() -> str:
     return cursor
 
 
+def _checked(*checks: Callable[[], object]) -> list:
+    """Each check's value; when some fail, one 422 with all their errors, not the first's."""
+    values = []
+    errors: dict[str, str] = {}
+    for check in checks:
+        try:
+            values.append(check())
+        except InputError as error:
+            errors.update(error.errors)
+            values.append(None)
+    if errors:
+        raise InputError(errors)
+    return values
+
+
 def _listing(rows: list[dict], cursor: str, **extra) -> Response:
     """A page of results, and the URL of the next one: the same query with the new cursor."""
     next_url = None
@@ -216,9 +235,14 @@ def _customer_query():
     typo in a filter never silently widens what it reads. An empty parameter is no filter.
     """
     given = {api: value for api in LIST_PARAMS if (value := request.args.get(api, ""))}
+    errors: dict[str, str] = {}
+    try:
+        limit = _limit()
+    except InputError as error:  # reported with the filters' errors below
+        errors, limit = error.errors, LIST_LIMIT_DEFAULT
     query = replace(
         parse_list_query(MultiDict({LIST_PARAMS[api]: v for api, v in given.items()})),
-        page_size=_limit(),
+        page_size=limit,
     )
     f = query.filters
     taken = {
@@ -231,7 +255,7 @@ def _customer_query():
         "sort": query.sort == given.get("sort"),
         "dir": query.direction == given.get("dir"),
     }
-    errors = {name: LIST_PARAM_ERRORS[name] for name in given.keys() & taken if not taken[name]}
+    errors |= {name: LIST_PARAM_ERRORS[name] for name in given.keys() & taken if not taken[name]}
     if f.segment_id and not db.session.scalar(
         select(CustomerSegment.id).where(CustomerSegment.id == f.segment_id)
     ):
@@ -369,7 +393,8 @@ def delete_customer(customer_id: uuid.UUID) -> Response:
 def customer_events(customer_id: uuid.UUID) -> Response:
     """A customer's events, newest first; `next` pages back in time."""
     customer = get_or_404(Customer, customer_id)
-    page = event_service.timeline(db.session, customer, older_than=_keyset_cursor(), limit=_limit())
+    cursor, limit = _checked(_keyset_cursor, _limit)
+    page = event_service.timeline(db.session, customer, older_than=cursor, limit=limit)
     return _listing([event_json(e) for e in page.events], page.older_cursor)
 
 
@@ -390,7 +415,8 @@ def log_customer_event(customer_id: uuid.UUID) -> Response:
 def account_events() -> Response:
     """Every event of the account, newest first (optionally one `eventType`)."""
     event_type = request.args.get("eventType", "").strip()[:50]
-    page = event_service.timeline(db.session, None, _keyset_cursor(), _limit(), event_type)
+    cursor, limit = _checked(_keyset_cursor, _limit)
+    page = event_service.timeline(db.session, None, cursor, limit, event_type)
     return _listing([event_json(e) for e in page.events], page.older_cursor)
 
 
@@ -398,6 +424,27 @@ def account_events() -> Response:
 def get_event(event_id: uuid.UUID) -> Response:
     """One event."""
     return jsonify(event_json(get_or_404(EngagementEvent, event_id)))
+
+
+# What PUT and PATCH of an event may change; a PUT that leaves the date out keeps the stored
+# one (a correction of the type or details must not move the event to now).
+EVENT_EDITABLE = ("eventType", "eventDate", "details")
+
+
+@bp.route("/events/<uuid:event_id>", methods=["PUT", "PATCH"])
+def update_event(event_id: uuid.UUID) -> Response:
+    """Correct an event (PATCH: only the fields sent), checked as a new one; the customer is
+    rescored, as after an edit on the timeline."""
+    event = get_or_404(EngagementEvent, event_id)
+    data = _body()
+    if isinstance(data, dict):
+        current = event_json(event)
+        kept = EVENT_EDITABLE if request.method == "PATCH" else ("eventDate",)
+        data = {**{k: current[k] for k in kept}, **data}
+    event_type, when, details = event_input(data, utcnow())
+    event_service.update_event(db.session, event, event_type, when, details)
+    db.session.commit()
+    return jsonify(event_json(event))
 
 
 @bp.delete("/events/<uuid:event_id>")
@@ -490,16 +537,21 @@ def list_segments() -> Response:
 
 def _offset_page(items: list) -> tuple[list, str]:
     """A page of a short list (segments, surveys: dozens per account) by position."""
-    limit = _limit()
+    start, limit = _checked(_offset_start, _limit)
+    page = items[start : start + limit]
+    more = start + limit < len(items)
+    return page, str(start + limit) if more else ""
+
+
+def _offset_start() -> int:
+    """Where a page of a short list starts (its `cursor`: a position)."""
     try:
         start = int(request.args.get("cursor", "0"))
     except ValueError:
         raise InputError({"cursor": CURSOR_ERROR}) from None
     if start < 0:
         raise InputError({"cursor": CURSOR_ERROR})
-    page = items[start : start + limit]
-    more = start + limit < len(items)
-    return page, str(start + limit) if more else ""
+    return start
 
 
 def _save_segment(segment: CustomerSegment | None, values: dict) -> CustomerSegment | Response:
@@ -713,7 +765,8 @@ def delete_survey(survey_id: uuid.UUID) -> Response:
 def survey_responses(survey_id: uuid.UUID) -> Response:
     """A survey's answers, newest first; `next` pages back."""
     survey = get_or_404(FeedbackSurvey, survey_id)
-    page = survey_service.responses_page(db.session, survey, _keyset_cursor(), _limit())
+    cursor, limit = _checked(_keyset_cursor, _limit)
+    page = survey_service.responses_page(db.session, survey, cursor, limit)
     return _listing([response_json(r) for r in page.rows], page.older)
 
 
@@ -749,13 +802,108 @@ def delete_response(response_id: uuid.UUID) -> Response:
     return Response(status=204)
 
 
+# --- Sending surveys: personal links ------------------------------------------------------
+
+# The outbox's words for a link's state, as the API names them.
+INVITATION_STATUS = {
+    "open": "open",
+    "answered": "answered",
+    "expired": "expired",
+    "switched off": "revoked",
+}
+
+
+def invitation_json(invitation: SurveyInvitation, now) -> dict:
+    """A personal survey link with the e-mail that carries it, as the outbox shows it."""
+    return {
+        "id": str(invitation.id),
+        "surveyId": str(invitation.feedback_survey_id),
+        "customerId": str(invitation.customer_id),
+        "link": personal_link(invitation.token),
+        "status": INVITATION_STATUS[survey_service.link_status(invitation, now)],
+        "emailTo": invitation.email_to,
+        "emailSubject": invitation.email_subject,
+        "emailBody": invitation.email_body,
+        "sentAt": iso(invitation.sent_at),
+        "deliveredAt": iso(invitation.delivered_at),
+        "expiresAt": iso(invitation.expires_at),
+        "answeredAt": iso(invitation.answered_at),
+        "revokedAt": iso(invitation.revoked_at),
+    }
+
+
+@bp.post("/surveys/<uuid:survey_id>/send")
+def send_survey(survey_id: uuid.UUID) -> Response:
+    """Give each chosen customer (`customerIds`) or a segment's members (`segmentId`) a
+    personal link, as the survey page's "send" does: anyone who already holds an open link
+    to this survey is skipped. E-mailed where SMTP is configured, else in the outbox."""
+    survey = get_or_404(FeedbackSurvey, survey_id)
+    customer_ids, segment_id = send_input(_body())
+    if customer_ids is not None:
+        customer_ids = _own_customers(customer_ids)
+    else:
+        segment_id = get_or_404(CustomerSegment, segment_id).id
+    result = survey_service.send_survey(
+        db.session, survey, customer_ids, segment_id, link_for=personal_link
+    )
+    db.session.commit()  # the links exist whether or not the e-mail goes out
+    order = {ident: n for n, ident in enumerate(result.ids)}
+    invitations = sorted(
+        survey_service.invitations_by_id(db.session, result.ids), key=lambda i: order[i.id]
+    )
+    delivered = 0
+    if mail.smtp_configured(current_app.config):
+        delivered = mail.deliver(current_app.config, invitations)
+        db.session.commit()
+    return jsonify(
+        {
+            "created": result.count,
+            "skipped": result.skipped,
+            "delivered": delivered,
+            "invitations": [
+                {
+                    "id": str(i.id),
+                    "customerId": str(i.customer_id),
+                    "link": personal_link(i.token),
+                }
+                for i in invitations
+            ],
+        }
+    )
+
+
+@bp.get("/surveys/<uuid:survey_id>/invitations")
+def survey_invitations(survey_id: uuid.UUID) -> Response:
+    """A survey's personal links, newest first, each with its e-mail and state."""
+    survey = get_or_404(FeedbackSurvey, survey_id)
+    cursor, limit = _checked(_keyset_cursor, _limit)
+    page = survey_service.outbox(db.session, survey.id, cursor, limit)
+    now = utcnow()
+    return _listing([invitation_json(row[0], now) for row in page.rows], page.older)
+
+
+@bp.get("/invitations/<uuid:invitation_id>")
+def get_invitation(invitation_id: uuid.UUID) -> Response:
+    """One personal link."""
+    return jsonify(invitation_json(get_or_404(SurveyInvitation, invitation_id), utcnow()))
+
+
+@bp.post("/invitations/<uuid:invitation_id>/revoke")
+def revoke_invitation(invitation_id: uuid.UUID) -> Response:
+    """Switch a personal link off, as the outbox does (an answer already given stays)."""
+    invitation = get_or_404(SurveyInvitation, invitation_id)
+    survey_service.revoke(db.session, invitation)
+    db.session.commit()
+    return jsonify(invitation_json(invitation, utcnow()))
+
+
 # --- The document -------------------------------------------------------------------------
 
 
 @bp.get("/openapi.json")
 def openapi_document() -> Response:
     """The OpenAPI 3.1 description of this API."""
-    return jsonify(openapi.build(LIST_LIMIT_MAX, LIST_PARAMS))
+    return jsonify(openapi.build(LIST_LIMIT_MAX, LIST_PARAMS, INVITATION_STATUS.values()))
 
 
 @bp.get("/docs")
@@ -764,7 +912,10 @@ def docs() -> Response:
     from flask import render_template
 
     return Response(
-        render_template("api/docs.html", spec=openapi.build(LIST_LIMIT_MAX, LIST_PARAMS))
+        render_template(
+            "api/docs.html",
+            spec=openapi.build(LIST_LIMIT_MAX, LIST_PARAMS, INVITATION_STATUS.values()),
+        )
     )
 
 

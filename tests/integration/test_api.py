@@ -726,3 +726,263 @@ def test_segment_and_survey_lists_page(api):
     surveys = api.get("/api/surveys?limit=2").json
     assert len(surveys["data"]) == 2 and api.get(surveys["next"]).json["next"] is None
     assert api.get("/api/surveys?cursor=-1").status_code == 422
+
+
+def _days_ago(days: int) -> str:
+    return (utcnow() - timedelta(days=days)).replace(microsecond=0).isoformat()
+
+
+def test_an_event_can_be_corrected_and_its_customer_is_rescored(app, api):
+    customer = api.post("/api/customers", json=CUSTOMER).json
+    logged = api.post(
+        f"/api/customers/{customer['id']}/events",
+        json={"eventType": "login", "eventDate": _days_ago(3), "details": {"via": "app"}},
+    ).json
+    url = f"/api/events/{logged['id']}"
+    before = api.get(f"/api/customers/{customer['id']}").json
+    assert "cancellation_request" not in [f["code"] for f in before["churnRiskFactors"]]
+
+    put = api.put(url, json={"eventType": "Cancellation Request", "details": {"why": "price"}})
+    assert put.status_code == 200, put.json
+    assert put.json["eventType"] == "cancellation_request"
+    assert put.json["details"] == {"why": "price"}
+    assert put.json["eventDate"] == logged["eventDate"]  # a PUT without a date keeps it
+    after = api.get(f"/api/customers/{customer['id']}").json
+    assert "cancellation_request" in [f["code"] for f in after["churnRiskFactors"]]
+    assert after["churnRiskScore"] > before["churnRiskScore"]
+
+    patched = api.patch(url, json={"eventDate": _days_ago(1)})
+    assert patched.status_code == 200
+    assert patched.json["eventType"] == "cancellation_request"
+    assert patched.json["details"] == {"why": "price"}
+    assert api.get(url).json == patched.json
+    moved = api.get(f"/api/customers/{customer['id']}").json
+    assert moved["lastEngagementDate"] == patched.json["eventDate"]
+
+
+def test_an_event_correction_is_checked_like_a_new_event(app, api):
+    customer = api.post("/api/customers", json=CUSTOMER).json
+    logged = api.post(f"/api/customers/{customer['id']}/events", json={"eventType": "login"}).json
+    url = f"/api/events/{logged['id']}"
+    future = api.patch(url, json={"eventDate": "2099-01-01T00:00:00Z"})
+    assert future.status_code == 422 and future.mimetype == PROBLEM
+    assert "cannot be in the future" in future.json["errors"]["eventDate"]
+    bad = api.put(url, json={"eventType": "bad type!", "details": [1], "colour": "red"})
+    assert bad.status_code == 422
+    assert set(bad.json["errors"]) == {"eventType", "details", "colour"}
+    assert api.put(url, json={"details": {}}).json["errors"] == {"eventType": "Missing."}
+    assert api.patch(url, json=[1]).status_code == 422
+    assert api.get(url).json == logged
+
+
+def test_another_accounts_event_cannot_be_corrected(app, api):
+    with app.app_context():
+        other = factories.make_user(db.session)
+        theirs = factories.make_customer(db.session, other)
+        event = EngagementEvent(
+            user_id=other.id, customer_id=theirs.id, event_type="login", event_date=utcnow()
+        )
+        db.session.add(event)
+        db.session.commit()
+        event_id = event.id
+    for method in ("put", "patch"):
+        response = getattr(api, method)(f"/api/events/{event_id}", json={"eventType": "note"})
+        assert response.status_code == 404 and response.mimetype == PROBLEM
+    with app.app_context():
+        assert db.session.get(EngagementEvent, event_id).event_type == "login"
+
+
+def _two_customers(api):
+    ada = api.post("/api/customers", json=CUSTOMER).json
+    bea = api.post(
+        "/api/customers",
+        json={"externalCustomerId": "cus_2", "name": "Bea", "email": "bea@example.org"},
+    ).json
+    return ada, bea
+
+
+def test_sending_a_survey_by_api_gives_each_customer_a_link_once(app, api, client):
+    ada, bea = _two_customers(api)
+    survey = api.post("/api/surveys", json={"title": "Pulse"}).json
+    send = f"/api/surveys/{survey['id']}/send"
+    sent = api.post(send, json={"customerIds": [ada["id"], bea["id"]]})
+    assert sent.status_code == 200, sent.json
+    body = sent.json
+    assert (body["created"], body["skipped"], body["delivered"]) == (2, 0, 0)
+    assert {i["customerId"] for i in body["invitations"]} == {ada["id"], bea["id"]}
+    link = body["invitations"][0]["link"]
+    assert link.startswith("http://localhost/s/")
+    assert client.get(link.removeprefix("http://localhost")).status_code == 200
+
+    again = api.post(send, json={"customerIds": [ada["id"], bea["id"]]}).json
+    assert (again["created"], again["skipped"], again["invitations"]) == (0, 2, [])
+
+    listed = api.get(f"/api/surveys/{survey['id']}/invitations").json
+    assert len(listed["data"]) == 2 and listed["next"] is None
+    first = listed["data"][0]
+    assert first["status"] == "open" and first["deliveredAt"] is None
+    assert first["emailTo"] in ("ada@example.org", "bea@example.org")
+    assert first["link"] in first["emailBody"]
+    assert first["answeredAt"] is None and first["revokedAt"] is None
+
+    revoked = api.post(f"/api/invitations/{first['id']}/revoke")
+    assert revoked.status_code == 200
+    assert revoked.json["status"] == "revoked" and revoked.json["revokedAt"] is not None
+    assert api.get(f"/api/invitations/{first['id']}").json == revoked.json
+    assert client.get(first["link"].removeprefix("http://localhost")).status_code == 404
+    # A switched-off link is not open: the customer can be invited again.
+    resent = api.post(send, json={"customerIds": [first["customerId"]]}).json
+    assert (resent["created"], resent["skipped"]) == (1, 0)
+
+
+def test_a_survey_can_be_sent_to_a_segment_by_api(app, api):
+    ada, bea = _two_customers(api)
+    segment = api.post("/api/segments", json={"name": "Call list"}).json
+    api.post(f"/api/segments/{segment['id']}/members", json={"customerIds": [bea["id"]]})
+    survey = api.post("/api/surveys", json={"title": "Pulse"}).json
+    sent = api.post(f"/api/surveys/{survey['id']}/send", json={"segmentId": segment["id"]}).json
+    assert sent["created"] == 1
+    assert [i["customerId"] for i in sent["invitations"]] == [bea["id"]]
+    listed = api.get(f"/api/surveys/{survey['id']}/invitations").json["data"]
+    assert [i["customerId"] for i in listed] == [bea["id"]]
+
+
+def test_sending_by_api_e_mails_where_smtp_is_configured(make_app, user, token, smtp_sent):
+    client = make_app(SMTP_HOST="smtp.example.org").test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    ada = client.post("/api/customers", json=CUSTOMER, headers=headers).json
+    survey = client.post("/api/surveys", json={"title": "Pulse"}, headers=headers).json
+    sent = client.post(
+        f"/api/surveys/{survey['id']}/send", json={"customerIds": [ada["id"]]}, headers=headers
+    ).json
+    assert sent["delivered"] == 1
+    [(_, to, _subject, body)] = [m for m in smtp_sent if m[0] == "message"]
+    assert to == "ada@example.org" and sent["invitations"][0]["link"] in body
+    listed = client.get(f"/api/surveys/{survey['id']}/invitations", headers=headers).json
+    assert listed["data"][0]["deliveredAt"] is not None
+
+
+def test_sending_refuses_what_is_not_the_accounts_and_sends_nothing(app, api):
+    ada, _bea = _two_customers(api)
+    with app.app_context():
+        from loyalty.models import FeedbackSurvey, SurveyInvitation
+
+        other = factories.make_user(db.session)
+        theirs = factories.make_customer(db.session, other)
+        their_segment = CustomerSegment(user_id=other.id, name="Theirs")
+        their_survey = FeedbackSurvey(user_id=other.id, title="Theirs", kind="nps", question="?")
+        db.session.add_all([their_segment, their_survey])
+        db.session.flush()
+        their_invitation = SurveyInvitation(
+            user_id=other.id,
+            feedback_survey_id=their_survey.id,
+            customer_id=theirs.id,
+            token="t" * 43,
+            email_to=theirs.email,
+            email_subject="s",
+            email_body="b",
+        )
+        db.session.add(their_invitation)
+        db.session.commit()
+        ids = (str(theirs.id), str(their_segment.id), str(their_survey.id), their_invitation.id)
+    their_customer, their_segment_id, their_survey_id, their_invitation_id = ids
+    survey = api.post("/api/surveys", json={"title": "Pulse"}).json
+    send = f"/api/surveys/{survey['id']}/send"
+    for body in (
+        {"customerIds": [ada["id"], their_customer]},
+        {"customerIds": [str(uuid.uuid4())]},
+        {"segmentId": their_segment_id},
+    ):
+        refused = api.post(send, json=body)
+        assert refused.status_code == 404 and refused.mimetype == PROBLEM, body
+    mine = {"customerIds": [ada["id"]]}
+    for response in (
+        api.post(f"/api/surveys/{their_survey_id}/send", json=mine),
+        api.get(f"/api/surveys/{their_survey_id}/invitations"),
+        api.get(f"/api/invitations/{their_invitation_id}"),
+        api.post(f"/api/invitations/{their_invitation_id}/revoke"),
+    ):
+        assert response.status_code == 404 and response.mimetype == PROBLEM
+    assert api.get(f"/api/surveys/{survey['id']}/invitations").json["data"] == []
+    with app.app_context():
+        assert db.session.get(SurveyInvitation, their_invitation_id).revoked_at is None
+
+
+def test_sending_needs_exactly_one_of_customer_ids_and_segment_id(api):
+    customer = api.post("/api/customers", json=CUSTOMER).json
+    segment = api.post("/api/segments", json={"name": "Everyone"}).json
+    survey = api.post("/api/surveys", json={"title": "Pulse"}).json
+    send = f"/api/surveys/{survey['id']}/send"
+    one_of = "Give either customerIds or segmentId (exactly one of them)."
+    both = api.post(send, json={"customerIds": [customer["id"]], "segmentId": segment["id"]})
+    assert both.status_code == 422 and both.json["errors"] == {"": one_of}
+    assert api.post(send, json={}).json["errors"] == {"": one_of}
+    wrong = api.post(send, json={"segmentId": "nope", "colour": "red"})
+    assert wrong.json["errors"] == {
+        "colour": "Unknown field.",
+        "segmentId": "Expected a segment id (a UUID).",
+    }
+    assert api.post(send, json={"customerIds": []}).json["errors"] == {
+        "customerIds": "Expected a non-empty list of ids."
+    }
+    assert api.get(f"/api/surveys/{survey['id']}/invitations").json["data"] == []
+
+
+def test_a_surveys_invitations_page(api):
+    customers = [
+        api.post(
+            "/api/customers",
+            json={"externalCustomerId": f"c{n}", "name": f"C {n}", "email": f"c{n}@example.org"},
+        ).json
+        for n in range(3)
+    ]
+    survey = api.post("/api/surveys", json={"title": "Pulse"}).json
+    api.post(
+        f"/api/surveys/{survey['id']}/send", json={"customerIds": [c["id"] for c in customers]}
+    )
+    url = f"/api/surveys/{survey['id']}/invitations"
+    first = api.get(f"{url}?limit=2").json
+    rest = api.get(first["next"]).json
+    assert len(first["data"]) == 2 and len(rest["data"]) == 1 and rest["next"] is None
+    seen = {i["customerId"] for i in first["data"] + rest["data"]}
+    assert seen == {c["id"] for c in customers}
+    bad = api.get(f"{url}?cursor=not-ours&limit=0")
+    assert bad.status_code == 422
+    assert set(bad.json["errors"]) == {"cursor", "limit"}
+
+
+def test_every_customer_field_error_is_reported_at_once(api):
+    response = api.post(
+        "/api/customers",
+        json={
+            "externalCustomerId": "x1",
+            "name": "",
+            "email": "notanemail",
+            "signupDate": "yesterday",
+            "tags": "a",
+            "colour": "red",
+        },
+    )
+    assert response.status_code == 422 and response.mimetype == PROBLEM
+    errors = response.json["errors"]
+    assert set(errors) == {"name", "email", "signupDate", "tags", "colour"}
+    assert errors["tags"] == "Expected a list of strings."
+    assert errors["name"] == "Missing."
+    typed = api.post(
+        "/api/customers", json={"externalCustomerId": 7, "name": "", "email": "a@example.org"}
+    )
+    assert typed.json["errors"] == {"externalCustomerId": "Expected a string.", "name": "Missing."}
+
+
+def test_every_list_parameter_error_is_reported_at_once(app, api):
+    response = api.get("/api/customers?limit=500&band=HIGH&sort=nam")
+    assert response.status_code == 422 and response.mimetype == PROBLEM
+    assert set(response.json["errors"]) == {"limit", "band", "sort"}
+    assert response.json["errors"]["limit"] == "Between 1 and 200."
+    segment = api.post("/api/segments", json={"name": "Everyone"}).json
+    members = api.get(f"/api/segments/{segment['id']}/members?limit=x&dir=up")
+    assert set(members.json["errors"]) == {"limit", "dir"}
+    for path in ("/api/events", "/api/segments", "/api/surveys"):
+        both = api.get(f"{path}?cursor=not-ours&limit=0")
+        assert both.status_code == 422, path
+        assert set(both.json["errors"]) == {"cursor", "limit"}, path
