@@ -182,7 +182,10 @@ def test_on_a_phone_filters_and_bulk_actions_fold_away(browser, live_server):
         page.locator("#customer-table tbody input[name=ids]").first.check()
         page.get_by_text("Actions for selected").click()
         page.get_by_role("button", name="Add selected to segment").click()
-        expect(page.get_by_role("status")).to_contain_text(re.compile(r"Added \d+ customers? to"))
+        # (The demo may already hold that customer in the first segment: it then says so.)
+        expect(page.get_by_role("status")).to_contain_text(
+            re.compile(r"Added \d+ customers? to|That customer was already in")
+        )
 
         # The columns a phone hides can still sort the table.
         expect(page.get_by_role("columnheader", name="Signed up")).to_be_hidden()
