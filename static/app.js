@@ -182,6 +182,156 @@
     }
   });
 
+  // A swap that removes the element with the focus drops it to <body>, and a keyboard user
+  // is thrown back to the top of the page. htmx puts it back only on an element with the
+  // same id; this finds the best equivalent in the new content otherwise. It acts only when
+  // the focus was inside the swapped region as the request left and nobody moved it since
+  // (a click elsewhere, a background poll, an out-of-band toast leave the focus alone), and
+  // only when nothing else took it (autofocus, a field to correct, an editor that opened).
+  var FOCUSABLE = "a[href], button, input:not([type=hidden]), select, textarea, summary, " +
+    "[tabindex]:not([tabindex='-1'])";
+  var focusAtRequest = new WeakMap(); // xhr -> the element that had the focus as it left
+  var focusLost = new WeakMap(); // xhr -> what that element was, noted just before the swap
+
+  function canFocus(element) {
+    if (!element || !element.isConnected || element.disabled) return false;
+    if (!element.matches(FOCUSABLE)) return false;
+    // Not hidden, nor inside a closed <details>.
+    if (element.checkVisibility) return element.checkVisibility();
+    return element.getClientRects().length > 0;
+  }
+
+  function firstFocusable(root) {
+    return [root].concat(Array.from(root.querySelectorAll(FOCUSABLE))).find(canFocus);
+  }
+
+  // What a screen reader calls it, near enough: its label, without decoration (a sort
+  // arrow is aria-hidden, and changes with every sort).
+  function accessibleName(element) {
+    if (element.getAttribute("aria-label")) return element.getAttribute("aria-label");
+    var copy = (element.labels && element.labels[0] || element).cloneNode(true);
+    copy.querySelectorAll("[aria-hidden=true]").forEach(function (hidden) { hidden.remove(); });
+    return copy.textContent.replace(/\s+/g, " ").trim();
+  }
+
+  function kindOf(element) {
+    return element.localName + ":" + (element.getAttribute("type") || "");
+  }
+
+  // The ids of a region's controls and items (not of its text: a count that comes and goes
+  // with the answer is no new item).
+  function idsIn(root) {
+    return Array.from(root.querySelectorAll("li[id], tr[id], " + FOCUSABLE))
+      .map(function (element) { return element.id; })
+      .filter(Boolean);
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var focused = document.activeElement;
+    var target = event.detail.target;
+    if (target && focused && focused !== document.body && target.contains(focused)) {
+      focusAtRequest.set(event.detail.xhr, focused);
+    }
+  });
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var focused = focusAtRequest.get(event.detail.xhr);
+    var target = event.detail.target;
+    if (!event.detail.shouldSwap || !focused || focused !== document.activeElement) return;
+    if (!target.contains(focused)) return;
+    // A row or list item is found again by its place: in the region, or among the
+    // target's siblings when the target is the item itself (a row deleted on its own).
+    var item = focused.closest("li, tr");
+    var list = item === target ? target.parentElement : target;
+    if (item && !list.contains(item)) item = null;
+    focusLost.set(event.detail.xhr, {
+      id: focused.id,
+      kind: kindOf(focused),
+      name: accessibleName(focused),
+      field: focused.getAttribute("name"),
+      target: target,
+      parent: target.parentElement,
+      ids: idsIn(target),
+      item: item && {
+        inTarget: list === target,
+        tag: item.localName,
+        index: Array.from(list.querySelectorAll(item.localName)).indexOf(item),
+      },
+    });
+  });
+
+  // What added something ("+ Add a rule": every id is still there, and new ones) moves on
+  // to what it added.
+  function addedControl(region, oldIds) {
+    var ids = idsIn(region);
+    var isNew = function (id) { return oldIds.indexOf(id) === -1; };
+    if (oldIds.some(function (id) { return ids.indexOf(id) === -1; })) return null;
+    return ids.filter(isNew).map(function (id) {
+      return firstFocusable(document.getElementById(id));
+    }).find(Boolean);
+  }
+
+  // The same kind of control with the same name: the sort link, the page link, the button.
+  function sameControl(scope, lost) {
+    var controls = Array.from(scope.querySelectorAll(FOCUSABLE)).filter(function (control) {
+      return canFocus(control) && kindOf(control) === lost.kind;
+    });
+    var named = function (control) { return lost.name && accessibleName(control) === lost.name; };
+    var field = function (control) { return lost.field && control.name === lost.field; };
+    return controls.find(named) || controls.find(field);
+  }
+
+  // A removed item's place is taken by the next one; failing that, the ones before it.
+  function neighbourControl(region, lost) {
+    var list = lost.item.inTarget ? region : lost.parent;
+    if (!list || !list.isConnected) return null;
+    var items = Array.from(list.querySelectorAll(lost.item.tag));
+    var index = lost.item.index;
+    var nearest = items.slice(index).concat(items.slice(0, index).reverse());
+    return nearest.map(firstFocusable).find(Boolean);
+  }
+
+  function equivalentOf(lost, region) {
+    var byId = lost.id && document.getElementById(lost.id);
+    if (canFocus(byId)) return byId;
+    if (region) {
+      var added = addedControl(region, lost.ids);
+      if (added) return added;
+      // A form sent back with an error about the whole form (a failed log-in), with no
+      // field to correct, says so there.
+      var alert = region.querySelector("form [role=alert]");
+      if (alert && !region.querySelector("[aria-invalid=true]")) return alert;
+    }
+    var scope = region || (lost.parent.isConnected ? lost.parent : null);
+    return (scope && sameControl(scope, lost)) || (lost.item && neighbourControl(region, lost));
+  }
+
+  // htmx:afterRequest comes once the swap has settled (no delays here: htmx-config), and
+  // also when the swap left no element to fire htmx:afterSettle on (a deleted row).
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var lost = focusLost.get(event.detail.xhr);
+    focusLost.delete(event.detail.xhr);
+    var focused = document.activeElement;
+    if (!lost || (focused && focused !== document.body && focused.isConnected)) return;
+    var target = lost.target;
+    var region = target.isConnected ? target : target.id && document.getElementById(target.id);
+    var next = equivalentOf(lost, region);
+    // Last, the region itself (or what held the removed row), without scrolling the page
+    // to its top.
+    var whole = !next;
+    next = next || region || (lost.parent.isConnected && lost.parent.closest("[id]"));
+    if (!next) return;
+    if (!next.matches(FOCUSABLE) && !next.hasAttribute("tabindex")) {
+      // Focusable by script, and only until the focus leaves it. The browser draws a focus
+      // ring on it after a key, not after a click.
+      next.setAttribute("tabindex", "-1");
+      next.addEventListener("blur", function () {
+        next.removeAttribute("tabindex");
+      }, { once: true });
+    }
+    next.focus({ preventScroll: whole });
+  });
+
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") {
       document.querySelectorAll("details[data-menu][open]").forEach(function (menu) {
