@@ -368,6 +368,19 @@
     dismissLater(toast);
   }
 
+  // "Delete the selected customers?" with none selected would ask about nothing: such an
+  // action ([data-needs-selection]) goes without its question, and the server answers that
+  // nothing is selected.
+  document.addEventListener("htmx:confirm", function (event) {
+    var action = event.detail.elt;
+    if (!action.matches("[data-needs-selection]")) return;
+    var table = action.closest("#customer-table");
+    if (table && !table.querySelector("input[name=ids]:checked")) {
+      event.preventDefault();
+      event.detail.issueRequest(true);
+    }
+  });
+
   // A request that failed outright (network down) gets a toast instead of silence.
   document.addEventListener("htmx:sendError", function () {
     errorToast("Could not reach the server. Check your connection and try again.");

@@ -205,6 +205,21 @@ def test_a_row_deleted_in_another_tab_says_so_and_the_table_stays(signed_up):
     expect(page.get_by_label("Name", exact=True)).to_have_value("Stays")
 
 
+def test_delete_selected_with_nothing_selected_asks_nothing_and_says_so(signed_up):
+    page = signed_up
+    add_customer(page, "Kept", "k-1", "kept@example.com")
+    page.goto("/customers")
+    asked = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Delete selected").click()
+    expect(page.get_by_role("status")).to_contain_text("Select at least one customer first.")
+    assert asked == []  # no "Delete the selected customers?" about none
+    page.locator("#customer-table tbody input[name=ids]").first.check()
+    page.get_by_role("button", name="Delete selected").click()
+    expect(page.get_by_role("link", name="Kept")).to_be_visible()  # dismissed: kept
+    assert len(asked) == 1 and asked[0].startswith("Delete the selected customers?")
+
+
 def test_clear_filters_empties_the_search_box_too(signed_up):
     page = signed_up
     add_customer(page, "Alice", "a-1", "alice@example.com")
