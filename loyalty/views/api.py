@@ -43,7 +43,7 @@ from loyalty.models import (
     SurveyResponse,
 )
 from loyalty.services import customers as customer_service
-from loyalty.services import event_ingestion, mail, paging
+from loyalty.services import event_ingestion, paging
 from loyalty.services import events as event_service
 from loyalty.services import segment_criteria as criteria_service
 from loyalty.services import segments as segment_service
@@ -54,6 +54,7 @@ from loyalty.services.scoring import rescore, risk_of, scored_as_of
 from loyalty.types import utcnow
 from loyalty.views.customers import parse_list_query
 from loyalty.views.public import personal_link
+from loyalty.views.surveys import invite
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -843,23 +844,14 @@ def send_survey(survey_id: uuid.UUID) -> Response:
         customer_ids = _own_customers(customer_ids)
     else:
         segment_id = get_or_404(CustomerSegment, segment_id).id
-    result = survey_service.send_survey(
-        db.session, survey, customer_ids, segment_id, link_for=personal_link
-    )
-    db.session.commit()  # the links exist whether or not the e-mail goes out
+    result, delivered, invitations = invite(survey, customer_ids, segment_id, load=True)
     order = {ident: n for n, ident in enumerate(result.ids)}
-    invitations = sorted(
-        survey_service.invitations_by_id(db.session, result.ids), key=lambda i: order[i.id]
-    )
-    delivered = 0
-    if mail.smtp_configured(current_app.config):
-        delivered = mail.deliver(current_app.config, invitations)
-        db.session.commit()
+    invitations.sort(key=lambda i: order[i.id])
     return jsonify(
         {
             "created": result.count,
             "skipped": result.skipped,
-            "delivered": delivered,
+            "delivered": delivered or 0,
             "invitations": [
                 {
                     "id": str(i.id),

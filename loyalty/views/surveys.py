@@ -110,19 +110,29 @@ def delete(survey_id: uuid.UUID) -> Response:
     return redirect_to(url_for("surveys.index"))
 
 
-def send_to(survey: FeedbackSurvey, customer_ids=None, segment_id=None) -> str:
-    """Invite customers, deliver by e-mail where configured; returns what to tell the user."""
+def invite(
+    survey: FeedbackSurvey, customer_ids=None, segment_id=None, *, load: bool = False
+) -> tuple[survey_service.SendResult, int | None, list[SurveyInvitation]]:
+    """Invite customers (or a segment's members) and e-mail them where SMTP is configured,
+    for the pages and the API alike: (what was sent, how many were e-mailed or None without
+    SMTP, and the new invitations themselves when asked to `load` them)."""
     result = survey_service.send_survey(
         db.session, survey, customer_ids, segment_id, link_for=personal_link
     )
-    db.session.commit()
+    db.session.commit()  # the links exist whether or not the e-mail goes out
+    found = survey_service.invitations_by_id(db.session, result.ids)  # in batches, lazily
+    invitations = list(found) if load else []
+    delivered = None
     if mail.smtp_configured(current_app.config):
-        invitations = survey_service.invitations_by_id(db.session, result.ids)
-        delivered = mail.deliver(current_app.config, invitations)
+        delivered = mail.deliver(current_app.config, invitations if load else found)
         db.session.commit()
-        where = f"{delivered} e-mailed"
-    else:
-        where = "see them in the outbox"
+    return result, delivered, invitations
+
+
+def send_to(survey: FeedbackSurvey, customer_ids=None, segment_id=None) -> str:
+    """Invite customers, deliver by e-mail where configured; returns what to tell the user."""
+    result, delivered, _ = invite(survey, customer_ids, segment_id)
+    where = "see them in the outbox" if delivered is None else f"{delivered} e-mailed"
     count = result.count
     message = f"Sent {count} invitation{'s' if count != 1 else ''} ({where})."
     if result.skipped:
