@@ -367,7 +367,10 @@ def _after_membership_change(segment: CustomerSegment) -> Response:
         return render(
             "segments/detail.html",
             "customer_table",
+            oob=("segment_stats",),
             segment=segment,
+            stats=segment_service.stats_of(db.session, segment),
+            stats_oob=True,
             **table_context(query, "segments.detail", segment_id=segment.id),
         )
     if request.headers.get("HX-Target", "").startswith("customer-row-"):
@@ -375,5 +378,6 @@ def _after_membership_change(segment: CustomerSegment) -> Response:
             "customers/_removed_row.html",
             url_for("segments.detail", segment_id=segment.id),
             count=viewed_count(segment.id),
+            segment_stats=segment_service.stats_of(db.session, segment),
         )
     return redirect_to(url_for("segments.detail", segment_id=segment.id))

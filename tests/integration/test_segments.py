@@ -193,6 +193,30 @@ def test_remove_a_row_from_the_segment_page(app, signed_in, user):
     assert response.status_code == 200
     assert "<tr" not in response.text
     assert "Removed 1 customer from Champions." in response.text
+    assert members_shown(response.text) == "0"  # the figures above the table follow
+
+
+def members_shown(html: str) -> str:
+    """The Members figure of a segment's stats swapped out-of-band."""
+    stats = re.search(r'<dl id="segment-stats"[^>]*hx-swap-oob="true"[^>]*>(.*?)</dl>', html, re.S)
+    return re.search(r"Members</dt><dd[^>]*>([^<]+)</dd>", stats.group(1)).group(1)
+
+
+def test_removing_selected_members_updates_the_segments_figures(app, signed_in, user):
+    ids = make_customers(app, user, {"name": "A"}, {"name": "B"}, {"name": "C"})
+    segment_id = make_segment(app, user, members=ids)
+    response = signed_in.post(
+        f"/segments/{segment_id}/members/remove",
+        data={"ids": [str(i) for i in ids[:2]]},
+        headers={
+            **HTMX,
+            "HX-Target": "customer-table",
+            "HX-Current-URL": f"http://localhost/segments/{segment_id}",
+        },
+    )
+    assert names_in(response.text) == ["C"]
+    assert members_shown(response.text) == "1"
+    assert 'id="segment-stats"' in signed_in.get(f"/segments/{segment_id}").text
 
 
 def test_remove_selected_with_nothing_selected_asks_to_select(app, signed_in, user):
