@@ -40,6 +40,7 @@ class AtRisk:
     score: float
     reason: str
     action: str
+    knows_nothing: bool = False  # the score is a placeholder: no event, no answer yet
 
 
 @dataclass
@@ -153,6 +154,7 @@ def churn_analytics(
                 score=customer.churn_risk_score,
                 reason=first.reason if first else "",
                 action=first.action if first else "",
+                knows_nothing=customer.knows_nothing,
             )
         )
 

@@ -107,6 +107,19 @@ def test_quick_add_refreshes_the_numbers(app, signed_in):
     assert 'id="total-customers">1<' in numbers.text
 
 
+def test_most_at_risk_flags_a_customer_nothing_is_known_about(signed_in):
+    data = {
+        "quick-name": "Fresh Fay",
+        "quick-email": "fay@example.com",
+        "quick-external_customer_id": "f-1",
+        "quick-signup_date": "2026-03-01",
+    }
+    signed_in.post("/quick-add", data=data, headers=HTMX)
+    page = signed_in.get("/").text
+    listed = re.search(r"Fresh Fay</a>.*?</li>", page, re.S).group(0)
+    assert "No engagement recorded yet" in listed and "no data</span>" in listed
+
+
 def test_quick_add_errors_stay_in_the_dialog(signed_in):
     response = signed_in.post("/quick-add", data={"quick-name": ""}, headers=HTMX)
     assert response.status_code == 422
