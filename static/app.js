@@ -368,6 +368,40 @@
     dismissLater(toast);
   }
 
+  // An event form's "+ Add a detail" copies its last key/value pair, empty and numbered
+  // next (the form takes up to data-max of them), and puts the focus in its key.
+  function showAddPair(root) {
+    root.querySelectorAll("[data-add-pair]").forEach(function (button) { button.hidden = false; });
+  }
+  document.addEventListener("DOMContentLoaded", function () { showAddPair(document); });
+  document.addEventListener("htmx:load", function (event) { showAddPair(event.target); });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-add-pair]");
+    if (!button) return;
+    var list = document.getElementById(button.getAttribute("aria-controls"));
+    var pairs = list.querySelectorAll("[data-pair]");
+    var index = pairs.length;
+    var pair = pairs[index - 1].cloneNode(true);
+    var renumber = function (text) { return text.replace(/-\d+-(key|value)/g, "-" + index + "-$1"); };
+    pair.querySelectorAll("p").forEach(function (error) { error.remove(); });
+    pair.querySelectorAll("input, label").forEach(function (element) {
+      ["id", "name", "for"].forEach(function (name) {
+        if (element.hasAttribute(name)) element.setAttribute(name, renumber(element.getAttribute(name)));
+      });
+      if (element.localName === "label") {
+        element.textContent = element.textContent.replace(/\d+/, String(index + 1));
+      } else {
+        element.value = "";
+        element.removeAttribute("aria-invalid");
+        element.removeAttribute("aria-describedby");
+        element.classList.replace("border-red-400", "border-slate-300");
+      }
+    });
+    list.appendChild(pair);
+    pair.querySelector("input").focus();
+    if (index + 1 >= Number(button.dataset.max)) button.hidden = true;
+  });
+
   // "Delete the selected customers?" with none selected would ask about nothing: such an
   // action ([data-needs-selection]) goes without its question, and the server answers that
   // nothing is selected.

@@ -90,3 +90,19 @@ def test_a_manager_in_tokyo_types_and_reads_tokyo_times(browser, live_server):
         expect(page.locator("#timeline")).to_contain_text("20 Nov 2026, 01:30 CET")
     finally:
         context.close()
+
+
+def test_an_event_takes_more_details_than_the_form_first_shows(signed_up):
+    page = signed_up
+    add_customer(page, "Gina", "g-7", "gina@example.com")
+    page.get_by_text("Log an event").click()
+    page.get_by_label("Event type").select_option("purchase")
+    for n, (key, value) in enumerate([("a", "1"), ("b", "2"), ("c", "3"), ("plan", "gold")], 1):
+        if n > 3:  # the form starts with three pairs
+            page.get_by_role("button", name="+ Add a detail").click()
+            expect(page.get_by_label(f"Detail {n} key")).to_be_focused()
+        page.get_by_label(f"Detail {n} key").fill(key)
+        page.get_by_label(f"Detail {n} value").fill(value)
+    page.get_by_role("button", name="Log event").click()
+    expect(page.locator("#timeline")).to_contain_text("plan")
+    expect(page.locator("#timeline")).to_contain_text("gold")
