@@ -90,9 +90,16 @@ class EventForm(Form):
             raise ValidationError(str(error)) from error
 
     def validate_pairs(self, field: FieldList) -> None:
-        """No more details than the API takes (the free text is one of them)."""
-        keys = {entry.form.key.data for entry in field.entries if entry.form.key.data}
-        if len(keys) + (1 if self.text.data else 0) > DETAILS_MAX_KEYS:
+        """No more details than the API takes (the free text is one of them), and each its
+        own name: a second pair of the same name, or one named "text" (the Details box),
+        would silently replace the other."""
+        names = [entry.form.key.data for entry in field.entries if entry.form.key.data]
+        if "text" in names:
+            raise ValidationError('"text" is the Details box above: give this one another name.')
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValidationError(f'Each detail needs a name of its own: "{repeated[0]}" is twice.')
+        if len(names) + (1 if self.text.data else 0) > DETAILS_MAX_KEYS:
             raise ValidationError(f"At most {DETAILS_MAX_KEYS} details, the text included.")
 
     def chosen_type(self) -> str:

@@ -425,6 +425,22 @@ def test_the_event_form_takes_as_many_details_as_the_api(app, signed_in, user):
     assert "At most 50 details" in too_many.text
 
 
+def test_two_details_of_one_name_are_refused_not_merged(app, signed_in, user):
+    """A second pair of a name (or one named like the Details box) replaced the first."""
+    cid = make_customer(app, user)
+    for pairs, message in (
+        (
+            {"pairs-0-key": "plan", "pairs-0-value": "gold", "pairs-1-key": "plan"},
+            "&#34;plan&#34; is twice",
+        ),
+        ({"pairs-0-key": "text", "pairs-0-value": "hi"}, "&#34;text&#34; is the Details box"),
+    ):
+        refused = signed_in.post(f"/customers/{cid}/events", data=event_form(**pairs), headers=HTMX)
+        assert refused.status_code == 422 and message in refused.text
+    with app.app_context():
+        assert db.session.scalar(select(EngagementEvent)) is None
+
+
 def test_an_event_dated_in_the_future_is_refused_and_the_date_kept(app, signed_in, user):
     """A future event showed on the timeline while the score said nothing was recorded."""
     cid = make_customer(app, user)
