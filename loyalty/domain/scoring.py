@@ -229,22 +229,25 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+def _nothing_known(event_count: int, latest_nps, latest_satisfaction) -> bool:
+    """No event and no survey answer: the score is INSUFFICIENT_DATA_SCORE, a placeholder."""
+    return event_count <= 0 and latest_nps is None and latest_satisfaction is None
+
+
 def knows_nothing(stored: Mapping | None) -> bool:
-    """Whether a customer's stored facts (STORED_FACTS) say nothing is known about them: no
-    event and no survey answer, so their score is INSUFFICIENT_DATA_SCORE, a placeholder
-    to flag rather than show as a risk. False when not scored at all (None)."""
+    """Whether a customer's stored facts (STORED_FACTS) say nothing is known about them, so
+    their score is a placeholder to flag rather than show as a risk. False when not scored
+    at all (None)."""
     if not stored:
         return False
-    return (
-        (stored.get("event_count") or 0) <= 0
-        and stored.get("latest_nps") is None
-        and stored.get("latest_satisfaction") is None
+    return _nothing_known(
+        stored.get("event_count") or 0, stored.get("latest_nps"), stored.get("latest_satisfaction")
     )
 
 
 def score_churn_risk(facts: CustomerFacts, now: datetime) -> ChurnRisk:
     """Score one customer at `now`, with every factor that moved the score."""
-    if facts.event_count <= 0 and facts.latest_nps is None and facts.latest_satisfaction is None:
+    if _nothing_known(facts.event_count, facts.latest_nps, facts.latest_satisfaction):
         return ChurnRisk(
             score=INSUFFICIENT_DATA_SCORE,
             factors=(

@@ -404,16 +404,23 @@ def delete(customer_id: uuid.UUID) -> Response:
     return redirect_to(url_for("customers.index"))
 
 
-def viewed_count(segment_id: uuid.UUID | None = None) -> tuple[int, bool, bool] | None:
-    """After a row left the table: how many the view the browser shows now holds (its URL is
-    in HX-Current-URL), as the table's count takes it; None when that view is unknown."""
+def viewed_query(segment_id: uuid.UUID | None = None) -> CustomerQuery:
+    """The table view the browser shows (its URL is in HX-Current-URL) from its first page,
+    within `segment_id` on a segment's page."""
     came_from = urlsplit(request.headers.get("HX-Current-URL", ""))
-    if not came_from.path:
-        return None
-    filters = parse_list_query(MultiDict(parse_qsl(came_from.query))).filters
+    query = parse_list_query(MultiDict(parse_qsl(came_from.query))).first_page()
     if segment_id is not None:
-        filters = replace(filters, segment_id=segment_id)
-    return (*matching_total(db.session, filters), filters.active)
+        query = replace(query, filters=replace(query.filters, segment_id=segment_id))
+    return query
+
+
+def viewed_count(segment_id: uuid.UUID | None = None) -> tuple[int, bool, bool] | None:
+    """After a row left the table: how many the view the browser shows now holds, as the
+    table's count takes it; None when that view is unknown."""
+    if not urlsplit(request.headers.get("HX-Current-URL", "")).path:
+        return None
+    query = viewed_query(segment_id)
+    return (*matching_total(db.session, query.filters), query.filters.active)
 
 
 def _tags_panel(customer: Customer, error: str = "", typed: str = "", status: int = 200):
@@ -470,7 +477,7 @@ def join_segment(customer_id: uuid.UUID) -> Response:
     try:
         customer_service.add_to_segment(db.session, segment, [customer.id])
     except customer_service.AutomaticSegment as error:
-        notify(f"{error} {BY_HAND}", "error")
+        notify(not_by_hand(error), "error")
     else:
         db.session.commit()
         notify(f"{customer.name} was added to {segment.name}.")
@@ -502,8 +509,9 @@ def added_message(added: int, chosen: int, segment_name: str) -> str:
     return f"{done}."
 
 
-# After customer_service.AutomaticSegment's message, what the segment's page offers.
-BY_HAND = 'To choose them by hand, save its criteria with "Add once" on its page.'
+def not_by_hand(error: customer_service.AutomaticSegment) -> str:
+    """An automatic segment's refusal of members chosen by hand, and what its page offers."""
+    return f'{error} To choose them by hand, save its criteria with "Add once" on its page.'
 
 
 @bp.post("/bulk")
@@ -527,7 +535,7 @@ def bulk() -> Response:
         try:
             added = customer_service.add_to_segment(db.session, segment, ids)
         except customer_service.AutomaticSegment as error:
-            notify(f"{error} {BY_HAND}", "error")
+            notify(not_by_hand(error), "error")
         else:
             db.session.commit()
             notify(added_message(added, len(set(ids)), segment.name))

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from urllib.parse import parse_qsl, urlsplit
 
 from flask import Blueprint, Response, request, url_for
 from flask_login import current_user, login_required
-from werkzeug.datastructures import MultiDict
 
 from loyalty.db import get_or_404
 from loyalty.domain.criteria import (
@@ -28,14 +26,15 @@ from loyalty.services import customers as customer_service
 from loyalty.services import segment_criteria as criteria_service
 from loyalty.services import segments as segment_service
 from loyalty.views.customers import (
-    BY_HAND,
     NOTHING_SELECTED,
     added_message,
     filter_form_tags,
+    not_by_hand,
     parse_list_query,
     pushing_view_url,
     table_context,
     viewed_count,
+    viewed_query,
 )
 
 bp = Blueprint("segments", __name__, url_prefix="/segments")
@@ -340,7 +339,7 @@ def remove_members(segment_id: uuid.UUID) -> Response:
 def _not_by_hand(segment: CustomerSegment, error: customer_service.AutomaticSegment) -> Response:
     """An automatic segment refused a change by hand (from a page older than the segment's
     switch to automatic): say so, and show the page as it is, nothing removed."""
-    notify(f"{error} {BY_HAND}", "error")
+    notify(not_by_hand(error), "error")
     if request.headers.get("HX-Target", "").startswith("customer-row-"):
         return redirect_to(url_for("segments.detail", segment_id=segment.id))
     return _after_membership_change(segment)
@@ -361,9 +360,7 @@ def _after_membership_change(segment: CustomerSegment) -> Response:
             all_segments=customer_service.account_segments(db.session),
         )
     if request.headers.get("HX-Target") == "customer-table" and wants_fragment():
-        came_from = urlsplit(request.headers.get("HX-Current-URL", ""))
-        query = parse_list_query(MultiDict(parse_qsl(came_from.query))).first_page()
-        query = replace(query, filters=replace(query.filters, segment_id=segment.id))
+        query = viewed_query(segment.id)
         return render(
             "segments/detail.html",
             "customer_table",
